@@ -1,0 +1,108 @@
+"""The torch model of an architecture: batch_first, exactly the shapes and parameters `analyze` reports."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from explorer.analysis import fused_runs, require_valid
+from explorer.spec import Activation, Architecture, CellType
+
+_MODULES = {CellType.LSTM: nn.LSTM, CellType.GRU: nn.GRU, CellType.RNN: nn.RNN}
+_ACTIVATIONS = {
+    Activation.SOFTMAX: lambda x: torch.softmax(x, dim=-1),
+    Activation.SIGMOID: torch.sigmoid,
+    Activation.RELU: torch.relu,
+    Activation.TANH: torch.tanh,
+}
+
+
+class RecurrentBlock(nn.Module):
+    """One torch recurrent module (one spec layer, or a fused run of them) and what it hands on."""
+
+    def __init__(self, rnn: nn.RNNBase, return_sequences: bool, layers: tuple[int, ...]):
+        super().__init__()
+        self.rnn = rnn
+        self.return_sequences = return_sequences
+        self.layers = layers  # 0-based spec layers this block computes
+
+    def forward(self, x: torch.Tensor | PackedSequence) -> tuple[torch.Tensor | PackedSequence, torch.Tensor]:
+        output, state = self.rnn(x)
+        h_n = state[0] if isinstance(self.rnn, nn.LSTM) else state  # (layers*directions, batch, units)
+        if self.return_sequences:
+            return output, h_n
+        # The final state, not output[:, -1]: for the backward direction that is time step 0,
+        # and for a padded batch the last valid step of each sequence. Keras concatenates both.
+        if self.rnn.bidirectional:
+            return torch.cat([h_n[-2], h_n[-1]], dim=-1), h_n  # (batch, 2 * units)
+        return h_n[-1], h_n  # (batch, units)
+
+
+class StackedRNN(nn.Module):
+    """Input (batch, time, features), batch_first. Pass `lengths` for a zero-padded variable-length batch."""
+
+    def __init__(self, arch: Architecture, fuse: bool = True):
+        super().__init__()
+        require_valid(arch, "build")
+        runs = fused_runs(arch) if fuse else tuple((i,) for i in range(len(arch.layers)))
+        blocks = []
+        features = arch.input.features
+        for run in runs:
+            first, last = arch.layers[run[0]], arch.layers[run[-1]]
+            num_layers = sum(arch.layers[i].num_layers for i in run)
+            rnn = _MODULES[first.type](
+                features,
+                first.units,
+                num_layers=num_layers,
+                bidirectional=first.bidirectional,
+                dropout=first.effective_dropout,  # a run of several layers has none (see can_fuse)
+                batch_first=True,
+            )
+            blocks.append(RecurrentBlock(rnn, last.return_sequences, run))
+            features = last.output_features
+        self.blocks = nn.ModuleList(blocks)
+        self.head = None if arch.head is None else nn.Linear(features, arch.head.units)
+        self.activation = None if arch.head is None or arch.head.activation is None else arch.head.activation
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.run(x, lengths)[0]
+
+    def run(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None, activate: bool = True
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output, and every block's h_n; `activate=False` gives the head's logits (for a loss)."""
+        total_length = x.size(1)
+        h: torch.Tensor | PackedSequence = x
+        if lengths is not None:
+            _check_lengths(lengths, x)
+            # Packing makes every module stop at each sequence's own last step; the packed
+            # output of one module feeds the next without unpadding in between.
+            h = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        states = []
+        for block in self.blocks:
+            h, h_n = block(h)
+            states.append(h_n)
+        if isinstance(h, PackedSequence):
+            h, _ = pad_packed_sequence(h, batch_first=True, total_length=total_length)
+        if self.head is not None:
+            h = self.head(h)
+            if activate and self.activation is not None:
+                h = _ACTIVATIONS[self.activation](h)
+        return h, states
+
+
+def _check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:
+    if lengths.dim() != 1 or lengths.numel() != x.size(0):
+        raise ValueError(f"lengths must have shape (batch,) = ({x.size(0)},), received {tuple(lengths.shape)}")
+    if lengths.min() < 1 or lengths.max() > x.size(1):
+        raise ValueError(f"every length must be from 1 to {x.size(1)}, received {lengths.tolist()}")
+
+
+def build(arch: Architecture, fuse: bool = True) -> StackedRNN:
+    """The model; `fuse=False` keeps one torch module per layer of the architecture."""
+    return StackedRNN(arch, fuse=fuse)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,321 @@
+"""The architecture: frozen dataclasses, limits, and the one parser every input goes through.
+
+Widgets, URL parameters, uploaded files and the CLI all reach `architecture_from_dict` (or
+`parse_architecture` for raw bytes), so no path can get past the checks or the limits.
+Parsing only reads JSON: nothing is evaluated or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+from typing import Any
+
+
+class CellType(str, Enum):
+    LSTM = "LSTM"
+    GRU = "GRU"
+    RNN = "RNN"  # Elman, tanh (Keras' SimpleRNN)
+
+    @property
+    def gates(self) -> int:
+        """Weight blocks per cell: LSTM has input/forget/cell/output, GRU reset/update/new."""
+        return {"LSTM": 4, "GRU": 3, "RNN": 1}[self.value]
+
+
+class Activation(str, Enum):
+    SOFTMAX = "softmax"
+    SIGMOID = "sigmoid"
+    RELU = "relu"
+    TANH = "tanh"
+
+
+# Keras users write SimpleRNN; accept it, and any letter case, for the same cell.
+_CELL_ALIASES = {"LSTM": CellType.LSTM, "GRU": CellType.GRU, "RNN": CellType.RNN, "SIMPLERNN": CellType.RNN}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds for everything a user can set. One place, read from the environment."""
+
+    max_layers: int = 16
+    max_units: int = 1024
+    max_features: int = 1024
+    max_seq_len: int = 2000
+    max_batch: int = 1024
+    max_num_layers: int = 8
+    max_file_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
+        """`EXPLORER_MAX_UNITS=256` and so on: the field name, upper-cased, after `EXPLORER_`."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            name = "EXPLORER_" + f.name.upper()
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, received {raw!r}") from None
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, received {value}")
+            values[f.name] = value
+        return cls(**values)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    features: int
+    seq_len: int | None = None  # None: variable length, an axis called "time"
+    batch: int | None = None  # None: unspecified, an axis called "batch"
+
+
+@dataclass(frozen=True)
+class RecurrentLayer:
+    type: CellType
+    units: int
+    return_sequences: bool = False  # Keras' default
+    bidirectional: bool = False
+    dropout: float = 0.0  # between the layers inside one module, as torch's `dropout`
+    num_layers: int = 1  # torch-style stacking inside one module
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_features(self) -> int:
+        return self.units * self.directions
+
+    @property
+    def effective_dropout(self) -> float:
+        """torch ignores dropout when there is no second internal layer to apply it before."""
+        return self.dropout if self.num_layers > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class DenseHead:
+    units: int
+    activation: Activation | None = None
+
+
+@dataclass(frozen=True)
+class Architecture:
+    input: InputSpec
+    layers: tuple[RecurrentLayer, ...] = field(default_factory=tuple)
+    head: DenseHead | None = None
+
+    def with_layer(self, index: int, **changes: Any) -> Architecture:
+        layers = list(self.layers)
+        layers[index] = replace(layers[index], **changes)
+        return replace(self, layers=tuple(layers))
+
+
+class SpecError(ValueError):
+    """An architecture that cannot be read. `problems` lists every one found, each naming its field."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]):
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+_TOP_KEYS = ("input", "layers", "head")
+_INPUT_KEYS = ("features", "seq_len", "batch")
+_LAYER_KEYS = ("type", "units", "return_sequences", "bidirectional", "dropout", "num_layers")
+_HEAD_KEYS = ("units", "activation")
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class _Reader:
+    """Collects problems instead of stopping at the first, so a user fixes a file in one pass."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, requirement: str, value: Any) -> None:
+        self.problems.append(f"{path} must be {requirement}, received {_describe(value)}")
+
+    def obj(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict | None:
+        if not isinstance(value, dict):
+            self.fail(path, "an object", value)
+            return None
+        unknown = [k for k in value if k not in allowed]
+        for key in unknown:
+            self.problems.append(f"{path}.{key} is not a known key (known: {', '.join(allowed)})")
+        return value
+
+    def integer(self, value: Any, path: str, low: int, high: int, *, optional: bool = False) -> int | None:
+        if value is None and optional:
+            return None
+        # bool is an int subclass in Python: true must not become 1 unit.
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            requirement = f"an integer from {low} to {high}"
+            self.fail(path, requirement + (" or null" if optional else ""), value)
+            return None
+        return value
+
+    def boolean(self, value: Any, path: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.fail(path, "true or false", value)
+            return None
+        return value
+
+    def choice(self, value: Any, path: str, options: Mapping[str, Any], shown: str) -> Any:
+        found = options.get(value.upper()) if isinstance(value, str) else None
+        if found is None:
+            self.fail(path, f"one of {shown}", value)
+        return found
+
+
+def architecture_from_dict(data: Any, limits: Limits = DEFAULT_LIMITS) -> Architecture:
+    """Validate a decoded JSON value and build the Architecture, or raise SpecError."""
+    r = _Reader()
+    top = r.obj(data, "architecture", _TOP_KEYS)
+    if top is None:
+        raise SpecError(r.problems)
+    for key in ("input", "layers"):
+        if key not in top:
+            r.problems.append(f"{key} is missing")
+
+    input_spec = None
+    if "input" in top and (raw_in := r.obj(top["input"], "input", _INPUT_KEYS)) is not None:
+        if "features" not in raw_in:
+            r.problems.append("input.features is missing")
+        features = r.integer(raw_in.get("features"), "input.features", 1, limits.max_features)
+        seq_len = r.integer(raw_in.get("seq_len"), "input.seq_len", 1, limits.max_seq_len, optional=True)
+        batch = r.integer(raw_in.get("batch"), "input.batch", 1, limits.max_batch, optional=True)
+        if features is not None:
+            input_spec = InputSpec(features, seq_len, batch)
+
+    layers: list[RecurrentLayer] = []
+    raw_layers = top.get("layers", [])
+    if not isinstance(raw_layers, list):
+        r.fail("layers", "a list", raw_layers)
+    elif len(raw_layers) > limits.max_layers:
+        r.problems.append(f"layers has {len(raw_layers)} entries, more than the limit of {limits.max_layers}")
+    else:
+        for i, raw in enumerate(raw_layers):
+            layer = _read_layer(r, raw, f"layers[{i}]", limits)
+            if layer is not None:
+                layers.append(layer)
+
+    head = None
+    if top.get("head") is not None and (raw_head := r.obj(top["head"], "head", _HEAD_KEYS)) is not None:
+        if "units" not in raw_head:
+            r.problems.append("head.units is missing")
+        units = r.integer(raw_head.get("units"), "head.units", 1, limits.max_units)
+        activation = None
+        if raw_head.get("activation") is not None:
+            shown = ", ".join(a.value for a in Activation) + " or null"
+            activation = r.choice(raw_head["activation"], "head.activation", _ACTIVATIONS, shown)
+        if units is not None:
+            head = DenseHead(units, activation)
+
+    if r.problems:
+        raise SpecError(r.problems)
+    assert input_spec is not None
+    return Architecture(input_spec, tuple(layers), head)
+
+
+_ACTIVATIONS = {a.value.upper(): a for a in Activation}
+
+
+def _read_layer(r: _Reader, raw: Any, path: str, limits: Limits) -> RecurrentLayer | None:
+    n_before = len(r.problems)
+    layer = r.obj(raw, path, _LAYER_KEYS)
+    if layer is None:
+        return None
+    for key in ("type", "units"):
+        if key not in layer:
+            r.problems.append(f"{path}.{key} is missing")
+    cell = r.choice(layer.get("type"), f"{path}.type", _CELL_ALIASES, "LSTM, GRU, RNN") if "type" in layer else None
+    units = r.integer(layer.get("units"), f"{path}.units", 1, limits.max_units)
+    return_sequences = r.boolean(layer.get("return_sequences", False), f"{path}.return_sequences")
+    bidirectional = r.boolean(layer.get("bidirectional", False), f"{path}.bidirectional")
+    num_layers = r.integer(layer.get("num_layers", 1), f"{path}.num_layers", 1, limits.max_num_layers)
+    dropout = layer.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        r.fail(f"{path}.dropout", "a number from 0 up to (not including) 1", dropout)
+    if len(r.problems) > n_before:
+        return None
+    return RecurrentLayer(cell, units, return_sequences, bidirectional, float(dropout), num_layers)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise SpecError([f"the key {key!r} appears twice in one object"])
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise SpecError([f"{name} is not a number JSON allows (use a finite value)"])
+
+
+def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Architecture:
+    """Parse the JSON text of an architecture file, whatever arrives: size, encoding and nesting checked."""
+    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    if size > limits.max_file_bytes:
+        raise SpecError([f"the file is {size:,} bytes, more than the limit of {limits.max_file_bytes:,}"])
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SpecError([f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)"]) from None
+    try:
+        data = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except SpecError:
+        raise
+    except RecursionError:
+        raise SpecError(["the file is nested too deeply to be an architecture"]) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError([f"the file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise SpecError([f"the file is not valid JSON: {exc}"]) from None
+    return architecture_from_dict(data, limits)
+
+
+def architecture_to_dict(arch: Architecture) -> dict:
+    """The canonical JSON form: every key written, so a file says exactly what was analysed."""
+    return {
+        "input": {"features": arch.input.features, "seq_len": arch.input.seq_len, "batch": arch.input.batch},
+        "layers": [
+            {
+                "type": layer.type.value,
+                "units": layer.units,
+                "return_sequences": layer.return_sequences,
+                "bidirectional": layer.bidirectional,
+                "dropout": layer.dropout,
+                "num_layers": layer.num_layers,
+            }
+            for layer in arch.layers
+        ],
+        "head": None
+        if arch.head is None
+        else {
+            "units": arch.head.units,
+            "activation": None if arch.head.activation is None else arch.head.activation.value,
+        },
+    }
+
+
+def architecture_to_json(arch: Architecture) -> str:
+    return json.dumps(architecture_to_dict(arch), indent=2) + "\n"
