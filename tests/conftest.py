@@ -50,9 +50,7 @@ def valid_architectures(draw: st.DrawFn, max_layers: int = 4) -> Architecture:
     for i in range(1, n - 1):
         if draw(st.booleans()):
             layers[i] = layers[i - 1]
-    head = draw(
-        st.none() | st.builds(DenseHead, st.integers(1, 6), st.none() | st.sampled_from(list(Activation)))
-    )
+    head = draw(st.none() | st.builds(DenseHead, st.integers(1, 6), st.none() | st.sampled_from(list(Activation))))
     spec = InputSpec(
         features=draw(st.integers(1, 8)),
         seq_len=draw(st.none() | st.integers(1, 7)),

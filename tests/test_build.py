@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import concrete, valid_architectures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import concrete, valid_architectures
 from explorer.analysis import ArchitectureInvalid, analyze
 from explorer.build import build, count_parameters
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
@@ -54,7 +54,9 @@ def _copy_unfused_into_fused(unfused: nn.Module, fused: nn.Module) -> None:
     for block in unfused.blocks:
         rnn = block.rnn
         for k in range(rnn.num_layers):
-            sources.append({name.replace(f"_l{k}", "_l{}"): p for name, p in rnn.named_parameters() if f"_l{k}" in name})
+            sources.append(
+                {name.replace(f"_l{k}", "_l{}"): p for name, p in rnn.named_parameters() if f"_l{k}" in name}
+            )
     source = iter(sources)
     with torch.no_grad():
         for block in fused.blocks:
