@@ -1,20 +1,28 @@
-"""Stacked-RNN Architecture Explorer: the page. Assembly only; the logic lives in explorer/."""
+"""Stacked-RNN Architecture Explorer: the page. Assembly only; logic lives in explorer/, widgets in explorer/ui/."""
 
 import streamlit as st
 
 from explorer.analysis import analyze
-from explorer.codegen import keras_code, pytorch_code
-from explorer.report import summary_rows
-from explorer.spec import parse_architecture
+from explorer.ui import state, widgets
 
-st.set_page_config(page_title="Stacked-RNN Architecture Explorer", layout="wide")
+st.set_page_config(page_title="Stacked-RNN Architecture Explorer", page_icon="🔁", layout="wide")
+state.init()
 st.title("Stacked-RNN Architecture Explorer")
-with open("assets/tutorial_keras.json", "rb") as handle:
-    arch = parse_architecture(handle.read())
-analysis = analyze(arch)
-st.dataframe([row.__dict__ for row in summary_rows(analysis)], hide_index=True)
-for d in analysis.diagnostics:
-    st.error(f"{d.message} Fix: {d.fix}")
-torch_tab, keras_tab = st.tabs(["PyTorch", "Keras"])
-torch_tab.code(pytorch_code(arch), language="python")
-keras_tab.code(keras_code(arch), language="python")
+st.caption("Build a stack of recurrent layers and see every shape, parameter and mistake as it flows through.")
+widgets.notice()
+widgets.sidebar()
+analysis = analyze(state.current())
+
+editor, view = st.columns([5, 6], gap="large")
+with editor:
+    widgets.layer_editor()
+with view:
+    st.subheader("Data flow")
+    widgets.graph_panel(analysis)
+
+st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
+widgets.diagnostics(analysis)
+st.subheader("Summary")
+widgets.summary(analysis)
+st.subheader("Code")
+widgets.code(analysis)

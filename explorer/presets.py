@@ -1,0 +1,23 @@
+"""The shipped examples, by the name the page shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from explorer.spec import Architecture, parse_architecture
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+PRESETS = {
+    "Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5": "tutorial_keras.json",
+    "Tutorial (PyTorch): LSTM 64, num_layers=2 → Linear 5": "tutorial_pytorch_num_layers.json",
+    "Teaching: broken stack (a middle layer without return_sequences)": "teaching_broken.json",
+    "Bidirectional LSTM → bidirectional GRU": "bidirectional.json",
+    "Sequence labelling: one label per time step": "sequence_labelling.json",
+    "Variable-length sequences": "variable_length.json",
+}
+DEFAULT_PRESET = next(iter(PRESETS))
+
+
+def load_preset(name: str) -> Architecture:
+    return parse_architecture((ASSETS / PRESETS[name]).read_bytes())

@@ -1,0 +1,101 @@
+"""The page's state: one Architecture in st.session_state, mirrored into widget keys and the URL.
+
+Every change, from a widget, a button, a preset, a link or a file, goes through `apply`: it is
+validated by explorer's parser; a change that fails leaves the last good architecture in place and
+shows why. Widgets are rendered from their keys only, and `store` rewrites those keys, so a Fix or a
+reorder never leaves a widget showing a stale value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from explorer.edit import validated
+from explorer.presets import DEFAULT_PRESET, load_preset
+from explorer.share import decode, encode
+from explorer.spec import Architecture, Limits, SpecError, parse_architecture
+
+ARCH = "arch"
+NOTICE = "notice"
+LINK_PARAM = "a"
+LAYER_FIELDS = ("type", "units", "return_sequences", "bidirectional", "dropout", "num_layers")
+NO_ACTIVATION = "none"
+
+
+def layer_key(index: int, field: str) -> str:
+    return f"layer{index}.{field}"
+
+
+@st.cache_resource
+def limits() -> Limits:
+    return Limits.from_env()
+
+
+def current() -> Architecture:
+    return st.session_state[ARCH]
+
+
+def store(arch: Architecture) -> None:
+    state = st.session_state
+    state[ARCH] = arch
+    state["input.features"] = arch.input.features
+    state["input.variable"] = arch.input.seq_len is None
+    state["input.seq_len"] = arch.input.seq_len or 20
+    state["input.open_batch"] = arch.input.batch is None
+    state["input.batch"] = arch.input.batch or 4
+    state["head.on"] = arch.head is not None
+    state["head.units"] = arch.head.units if arch.head else 5
+    activation = arch.head.activation if arch.head else None
+    state["head.activation"] = activation.value if activation else NO_ACTIVATION
+    for i, layer in enumerate(arch.layers):
+        for field in LAYER_FIELDS:
+            value = getattr(layer, field)
+            state[layer_key(i, field)] = value.value if field == "type" else value
+    st.query_params[LINK_PARAM] = encode(arch)
+
+
+def notify(kind: str, text: str) -> None:
+    st.session_state[NOTICE] = (kind, text)
+
+
+def apply(change: Callable[[Architecture], Architecture], done: str | None = None) -> None:
+    """Run an edit; keep the last good architecture when the result does not pass the checks."""
+    try:
+        arch = validated(change(current()), limits())
+    except (SpecError, ValueError, TypeError) as exc:
+        problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
+        notify("error", "That change was not applied: " + "; ".join(problems) + ". The last good architecture stays.")
+        store(current())  # put the widgets back to what is really in place
+        return
+    store(arch)
+    if done:
+        notify("success", done)
+
+
+def load_text(raw: bytes | str, source: str) -> None:
+    """A file or pasted JSON: same parser, same limits as the CLI."""
+    try:
+        arch = parse_architecture(raw, limits())
+    except SpecError as exc:
+        notify("error", f"{source} was not loaded: " + "; ".join(exc.problems) + ". The current architecture stays.")
+        return
+    store(arch)
+    notify("success", f"{source} loaded.")
+
+
+def init() -> None:
+    """First run of a session: the architecture from the link if it has a good one, else the default."""
+    if ARCH in st.session_state:
+        return
+    st.session_state[ARCH] = load_preset(DEFAULT_PRESET)
+    link = st.query_params.get(LINK_PARAM)
+    if link is None:
+        store(current())
+        return
+    try:
+        store(decode(link, limits()))
+    except SpecError as exc:
+        store(current())
+        notify("error", "The link's architecture was not loaded: " + "; ".join(exc.problems) + ". Showing the default.")

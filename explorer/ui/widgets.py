@@ -1,0 +1,254 @@
+"""Streamlit rendering: every widget has a key, every change goes through state.apply."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from explorer.analysis import Analysis, Severity, apply_fix
+from explorer.codegen import keras_code, pytorch_code
+from explorer.edit import add_layer, moved, removed, set_field
+from explorer.graph import architecture_graph, render_svg, unrolled_graph
+from explorer.presets import PRESETS, load_preset
+from explorer.report import summary_rows
+from explorer.spec import Activation, CellType, DenseHead, InputSpec, architecture_to_json
+from explorer.ui import state
+
+CELLS = [c.value for c in CellType]
+
+
+def _layers_change(change) -> None:
+    state.apply(lambda arch: replace(arch, layers=change(arch.layers)))
+
+
+def _field_changed(index: int, field: str) -> None:
+    value = st.session_state[state.layer_key(index, field)]
+    state.apply(lambda arch: set_field(arch, index, field, CellType(value) if field == "type" else value))
+
+
+def _input_changed() -> None:
+    s = st.session_state
+    spec = InputSpec(
+        features=s["input.features"],
+        seq_len=None if s["input.variable"] else s["input.seq_len"],
+        batch=None if s["input.open_batch"] else s["input.batch"],
+    )
+    state.apply(lambda arch: replace(arch, input=spec))
+
+
+def _head_changed() -> None:
+    s = st.session_state
+    activation = None if s["head.activation"] == state.NO_ACTIVATION else Activation(s["head.activation"])
+    head = DenseHead(s["head.units"], activation) if s["head.on"] else None
+    state.apply(lambda arch: replace(arch, head=head))
+
+
+def _upload_changed() -> None:
+    upload = st.session_state.get("upload")
+    if upload is not None:
+        state.load_text(upload.getvalue(), f"The file {upload.name!r}")
+
+
+def sidebar() -> None:
+    limits = state.limits()
+    with st.sidebar:
+        st.header("Presets")
+        st.selectbox("Preset", list(PRESETS), key="preset")
+        st.button(
+            "Load preset",
+            key="load_preset",
+            on_click=lambda: state.apply(lambda _: load_preset(st.session_state["preset"]), "Preset loaded."),
+        )
+        st.header("Input")
+        st.number_input("Features", 1, limits.max_features, key="input.features", on_change=_input_changed)
+        st.checkbox("Variable length (padded batch with lengths)", key="input.variable", on_change=_input_changed)
+        variable = st.session_state["input.variable"]
+        st.number_input(
+            "Sequence length", 1, limits.max_seq_len, key="input.seq_len", on_change=_input_changed, disabled=variable
+        )
+        st.checkbox("Batch unspecified", key="input.open_batch", on_change=_input_changed)
+        open_batch = st.session_state["input.open_batch"]
+        st.number_input("Batch", 1, limits.max_batch, key="input.batch", on_change=_input_changed, disabled=open_batch)
+        st.header("Head")
+        st.checkbox("Dense head", key="head.on", on_change=_head_changed)
+        no_head = not st.session_state["head.on"]
+        st.number_input("Head units", 1, limits.max_units, key="head.units", on_change=_head_changed, disabled=no_head)
+        activations = [state.NO_ACTIVATION] + [a.value for a in Activation]
+        st.selectbox("Activation", activations, key="head.activation", on_change=_head_changed, disabled=no_head)
+        st.header("Save and share")
+        st.caption("The address bar holds the whole architecture: copy the link to share it.")
+        st.download_button(
+            "Download architecture (JSON)",
+            architecture_to_json(state.current()),
+            file_name="architecture.json",
+            mime="application/json",
+            key="download_json",
+        )
+        st.file_uploader("Load an architecture file", type=["json"], key="upload", on_change=_upload_changed)
+
+
+def layer_editor() -> None:
+    arch, limits = state.current(), state.limits()
+    st.subheader("Layers")
+    for i in range(len(arch.layers)):
+        with st.container(border=True):
+            top = st.columns([3, 3, 1, 1, 1, 1, 1])
+            top[0].selectbox(
+                f"Layer {i + 1}", CELLS, key=state.layer_key(i, "type"), on_change=_field_changed, args=(i, "type")
+            )
+            top[1].number_input(
+                "Units",
+                1,
+                limits.max_units,
+                key=state.layer_key(i, "units"),
+                on_change=_field_changed,
+                args=(i, "units"),
+            )
+            buttons = [
+                ("↑", "up", "Move up", lambda i=i: _layers_change(lambda ls: moved(ls, i, -1))),
+                ("↓", "down", "Move down", lambda i=i: _layers_change(lambda ls: moved(ls, i, 1))),
+                (
+                    "⧉",
+                    "duplicate",
+                    "Duplicate",
+                    lambda i=i: _layers_change(lambda ls: (*ls[: i + 1], ls[i], *ls[i + 1 :])),
+                ),
+                (
+                    "＋",
+                    "insert",
+                    "Add a layer after this one",
+                    lambda i=i: state.apply(lambda a: add_layer(a, i + 1, CellType.LSTM)),
+                ),
+                ("✕", "remove", "Remove", lambda i=i: _layers_change(lambda ls: removed(ls, i))),
+            ]
+            for column, (icon, name, tip, action) in zip(top[2:], buttons, strict=True):
+                column.button(icon, key=f"layer{i}.{name}", help=tip, on_click=action)
+            options = st.columns(4)
+            options[0].toggle(
+                "return_sequences",
+                key=state.layer_key(i, "return_sequences"),
+                on_change=_field_changed,
+                args=(i, "return_sequences"),
+            )
+            options[1].toggle(
+                "bidirectional",
+                key=state.layer_key(i, "bidirectional"),
+                on_change=_field_changed,
+                args=(i, "bidirectional"),
+            )
+            options[2].number_input(
+                "num_layers",
+                1,
+                limits.max_num_layers,
+                key=state.layer_key(i, "num_layers"),
+                on_change=_field_changed,
+                args=(i, "num_layers"),
+            )
+            options[3].number_input(
+                "dropout",
+                0.0,
+                0.95,
+                step=0.05,
+                key=state.layer_key(i, "dropout"),
+                on_change=_field_changed,
+                args=(i, "dropout"),
+            )
+    add = st.columns([2, 1])
+    add[0].selectbox("New layer type", CELLS, key="new_layer_type")
+    add[1].button(
+        "Add layer",
+        key="add_layer",
+        on_click=lambda: state.apply(
+            lambda a: add_layer(a, len(a.layers), CellType(st.session_state["new_layer_type"]))
+        ),
+    )
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _svg(dot_source: str) -> bytes | None:
+    import graphviz
+
+    try:
+        return render_svg(graphviz.Source(dot_source))
+    except (RuntimeError, OSError):
+        return None
+
+
+def graph_panel(analysis: Analysis) -> None:
+    options = st.columns(2)
+    unrolled = options[0].toggle("Unrolled in time", key="view.unrolled")
+    show_states = options[1].toggle("Show h_n / c_n", key="view.states", disabled=unrolled)
+    graph = unrolled_graph(analysis) if unrolled else architecture_graph(analysis, show_states)
+    st.graphviz_chart(graph.source)
+    downloads = st.columns(2)
+    downloads[0].download_button("Graph (DOT)", graph.source, file_name="architecture.gv", key="download_dot")
+    svg = _svg(graph.source)
+    if svg is None:
+        downloads[1].caption("SVG needs graphviz-pure (pip) or Graphviz's dot on the server.")
+    else:
+        downloads[1].download_button(
+            "Graph (SVG)", svg, file_name="architecture.svg", mime="image/svg+xml", key="download_svg"
+        )
+
+
+def diagnostics(analysis: Analysis) -> None:
+    for n, d in enumerate(analysis.diagnostics):
+        show = st.error if d.severity is Severity.ERROR else st.warning
+        columns = st.columns([6, 1])
+        with columns[0]:
+            show(f"**{d.severity.value.capitalize()}**: {d.message}\n\n**Fix:** {d.fix}")
+        if d.action is not None:
+            columns[1].button(
+                "Fix",
+                key=f"fix{n}",
+                type="primary",
+                on_click=lambda a=d.action: state.apply(lambda arch: apply_fix(arch, a), "Fixed."),
+            )
+
+
+def summary(analysis: Analysis) -> None:
+    rows = [
+        {
+            "#": r.index,
+            "Layer": r.title,
+            "Output shape": r.output_shape,
+            "Params PyTorch": r.params_torch,
+            "Params Keras": r.params_keras,
+            "Notes": r.notes,
+        }
+        for r in summary_rows(analysis)
+    ]
+    rows.append(
+        {
+            "#": None,
+            "Layer": "Total",
+            "Output shape": "",
+            "Params PyTorch": analysis.total_params_torch,
+            "Params Keras": analysis.total_params_keras,
+            "Notes": "",
+        }
+    )
+    st.dataframe(rows, hide_index=True, key="summary_table")
+
+
+def code(analysis: Analysis) -> None:
+    if not analysis.valid:
+        st.info("Fix the errors above to get PyTorch and Keras code.")
+        return
+    arch = analysis.architecture
+    for tab, (name, source, file_name) in zip(
+        st.tabs(["PyTorch", "Keras"]),
+        [("pytorch", pytorch_code(arch), "stacked_rnn_torch.py"), ("keras", keras_code(arch), "stacked_rnn_keras.py")],
+        strict=True,
+    ):
+        with tab:
+            st.code(source, language="python")
+            st.download_button(f"Download {file_name}", source, file_name=file_name, key=f"download_{name}")
+
+
+def notice() -> None:
+    found = st.session_state.pop(state.NOTICE, None)
+    if found:
+        kind, text = found
+        (st.error if kind == "error" else st.success)(text)
