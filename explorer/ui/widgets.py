@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
 
 from explorer.analysis import Analysis, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
-from explorer.edit import add_layer, moved, removed, set_field
+from explorer.edit import add_layer, inserted, moved, removed, set_field
 from explorer.graph import architecture_graph, render_svg, unrolled_graph
 from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
@@ -88,73 +89,44 @@ def sidebar() -> None:
         st.file_uploader("Load an architecture file", type=["json"], key="upload", on_change=_upload_changed)
 
 
+def _layer_actions(i: int) -> list[tuple[str, str, str, Callable[[], None]]]:
+    """(material icon, key suffix, tooltip, callback) for the buttons of layer i."""
+    return [
+        ("arrow_upward", "up", "Move up", lambda: _layers_change(lambda ls: moved(ls, i, -1))),
+        ("arrow_downward", "down", "Move down", lambda: _layers_change(lambda ls: moved(ls, i, 1))),
+        ("content_copy", "duplicate", "Duplicate", lambda: _layers_change(lambda ls: inserted(ls, i + 1, ls[i]))),
+        (
+            "add",
+            "insert",
+            "Add an LSTM after this layer",
+            lambda: state.apply(lambda a: add_layer(a, i + 1, CellType.LSTM)),
+        ),
+        ("delete", "remove", "Remove", lambda: _layers_change(lambda ls: removed(ls, i))),
+    ]
+
+
+def _layer_widget(widget, column, label: str, i: int, field: str, *args, **kwargs) -> None:
+    key = state.layer_key(i, field)
+    getattr(column, widget)(label, *args, key=key, on_change=_field_changed, args=(i, field), **kwargs)
+
+
 def layer_editor() -> None:
     arch, limits = state.current(), state.limits()
     st.subheader("Layers")
     for i in range(len(arch.layers)):
         with st.container(border=True):
-            top = st.columns([3, 3, 1, 1, 1, 1, 1])
-            top[0].selectbox(
-                f"Layer {i + 1}", CELLS, key=state.layer_key(i, "type"), on_change=_field_changed, args=(i, "type")
-            )
-            top[1].number_input(
-                "Units",
-                1,
-                limits.max_units,
-                key=state.layer_key(i, "units"),
-                on_change=_field_changed,
-                args=(i, "units"),
-            )
-            buttons = [
-                ("↑", "up", "Move up", lambda i=i: _layers_change(lambda ls: moved(ls, i, -1))),
-                ("↓", "down", "Move down", lambda i=i: _layers_change(lambda ls: moved(ls, i, 1))),
-                (
-                    "⧉",
-                    "duplicate",
-                    "Duplicate",
-                    lambda i=i: _layers_change(lambda ls: (*ls[: i + 1], ls[i], *ls[i + 1 :])),
-                ),
-                (
-                    "＋",
-                    "insert",
-                    "Add a layer after this one",
-                    lambda i=i: state.apply(lambda a: add_layer(a, i + 1, CellType.LSTM)),
-                ),
-                ("✕", "remove", "Remove", lambda i=i: _layers_change(lambda ls: removed(ls, i))),
-            ]
-            for column, (icon, name, tip, action) in zip(top[2:], buttons, strict=True):
-                column.button(icon, key=f"layer{i}.{name}", help=tip, on_click=action)
-            options = st.columns(4)
-            options[0].toggle(
-                "return_sequences",
-                key=state.layer_key(i, "return_sequences"),
-                on_change=_field_changed,
-                args=(i, "return_sequences"),
-            )
-            options[1].toggle(
-                "bidirectional",
-                key=state.layer_key(i, "bidirectional"),
-                on_change=_field_changed,
-                args=(i, "bidirectional"),
-            )
-            options[2].number_input(
-                "num_layers",
-                1,
-                limits.max_num_layers,
-                key=state.layer_key(i, "num_layers"),
-                on_change=_field_changed,
-                args=(i, "num_layers"),
-            )
-            options[3].number_input(
-                "dropout",
-                0.0,
-                0.95,
-                step=0.05,
-                key=state.layer_key(i, "dropout"),
-                on_change=_field_changed,
-                args=(i, "dropout"),
-            )
-    add = st.columns([2, 1])
+            top = st.columns([4, 4, 1, 1, 1, 1, 1], vertical_alignment="bottom")
+            _layer_widget("selectbox", top[0], f"Layer {i + 1}", i, "type", CELLS)
+            _layer_widget("number_input", top[1], "Units", i, "units", 1, limits.max_units)
+            for column, (icon, name, tip, action) in zip(top[2:], _layer_actions(i), strict=True):
+                column.button("", icon=f":material/{icon}:", key=f"layer{i}.{name}", help=tip, on_click=action)
+            flags = st.columns(2)
+            _layer_widget("toggle", flags[0], "return_sequences", i, "return_sequences")
+            _layer_widget("toggle", flags[1], "bidirectional", i, "bidirectional")
+            sizes = st.columns(2)
+            _layer_widget("number_input", sizes[0], "num_layers", i, "num_layers", 1, limits.max_num_layers)
+            _layer_widget("number_input", sizes[1], "dropout", i, "dropout", 0.0, 0.95, step=0.05)
+    add = st.columns([2, 1], vertical_alignment="bottom")
     add[0].selectbox("New layer type", CELLS, key="new_layer_type")
     add[1].button(
         "Add layer",
@@ -210,7 +182,7 @@ def diagnostics(analysis: Analysis) -> None:
 def summary(analysis: Analysis) -> None:
     rows = [
         {
-            "#": r.index,
+            "#": str(r.index),
             "Layer": r.title,
             "Output shape": r.output_shape,
             "Params PyTorch": r.params_torch,
@@ -221,7 +193,7 @@ def summary(analysis: Analysis) -> None:
     ]
     rows.append(
         {
-            "#": None,
+            "#": "",
             "Layer": "Total",
             "Output shape": "",
             "Params PyTorch": analysis.total_params_torch,

@@ -1,0 +1,169 @@
+"""The page driven headless with AppTest: every building action changes the graph and the summary."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ASSETS
+from explorer.presets import PRESETS, load_preset
+from explorer.share import encode
+from explorer.spec import CellType
+
+APP = str(ASSETS.parent / "app.py")
+BROKEN = next(name for name in PRESETS if name.startswith("Teaching"))
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    return at
+
+
+def dot(at: AppTest) -> str:
+    return at.get("graphviz_chart")[0].proto.spec
+
+
+def summary(at: AppTest) -> list[dict]:
+    return at.dataframe[0].value.to_dict("records")
+
+
+def layer_titles(at: AppTest) -> list[str]:
+    return [row["Layer"] for row in summary(at)][:-1]
+
+
+def test_default_page_shows_the_tutorial(app: AppTest) -> None:
+    assert "(batch=4, time=20, features=64)" in dot(app)
+    assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
+    total = summary(app)[-1]
+    assert (total["Params PyTorch"], total["Params Keras"]) == (29_029, 28_773)
+    assert not app.error
+    assert "nn.LSTM(10, 64, batch_first=True)" in app.code[0].value
+
+
+def test_adding_a_layer_after_a_last_step_layer_shows_the_error_and_a_red_edge(app: AppTest) -> None:
+    app.selectbox(key="new_layer_type").set_value("RNN")
+    app.button(key="add_layer").click().run()
+    assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "RNN(32)", "Dense(5, softmax)"]
+    assert "#d62728" in dot(app) and "needs a sequence" in dot(app)
+    assert any("layer 3 (RNN) needs a sequence" in e.value for e in app.error)
+
+
+def test_toggling_return_sequences_changes_the_edge_shape(app: AppTest) -> None:
+    before = dot(app)
+    assert "(batch=4, features=32)" in before and "last step only" in before
+    app.toggle(key="layer1.return_sequences").set_value(True).run()
+    after = dot(app)
+    assert "(batch=4, time=20, features=32)" in after and "(batch=4, time=20, features=5)" in after
+    assert summary(app)[2]["Output shape"] == "(4, 20, 5)"
+
+
+def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTest) -> None:
+    app.number_input(key="layer0.units").set_value(16).run()
+    assert summary(app)[0]["Params PyTorch"] == 4 * (16 * 10 + 16 * 16 + 2 * 16)
+    app.toggle(key="layer0.bidirectional").set_value(True).run()
+    assert "(batch=4, time=20, features=32)" in dot(app) and "⇄" in dot(app)
+    app.number_input(key="layer0.num_layers").set_value(2).run()
+    assert "peripheries=2" in dot(app) and "2 layers stacked inside" in dot(app)
+    app.number_input(key="layer0.dropout").set_value(0.25).run()
+    assert summary(app)[0]["Layer"] == "LSTM(16, return_sequences, bidirectional, num_layers=2, dropout=0.25)"
+    app.selectbox(key="layer1.type").set_value("LSTM").run()
+    assert summary(app)[1]["Layer"] == "LSTM(32)"
+
+
+def test_remove_duplicate_and_move(app: AppTest) -> None:
+    app.button(key="layer0.duplicate").click().run()
+    assert layer_titles(app)[:3] == ["LSTM(64, return_sequences)"] * 2 + ["GRU(32)"]
+    assert "cluster_run1" in dot(app)  # identical sequence-passing layers are drawn as one fused module
+    app.button(key="layer0.remove").click().run()
+    assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "GRU(32)"]
+    app.button(key="layer1.up").click().run()
+    assert layer_titles(app)[:2] == ["GRU(32)", "LSTM(64, return_sequences)"]
+    assert app.toggle(key="layer0.return_sequences").value is False  # widgets follow their layer
+    app.button(key="layer0.down").click().run()
+    assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "GRU(32)"]
+    app.button(key="layer0.insert").click().run()
+    assert layer_titles(app)[1] == "LSTM(64)"
+
+
+def test_input_and_head_settings(app: AppTest) -> None:
+    app.number_input(key="input.features").set_value(3).run()
+    assert "features=3" in dot(app)
+    app.checkbox(key="input.variable").check().run()
+    assert "(batch=4, time, features=3)" in dot(app)
+    app.checkbox(key="input.open_batch").check().run()
+    assert "(batch, time, features=3)" in dot(app)
+    app.selectbox(key="head.activation").set_value("none").run()
+    assert summary(app)[-2]["Layer"] == "Dense(5)"
+    app.checkbox(key="head.on").uncheck().run()
+    assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)"]
+
+
+def test_broken_preset_shows_the_error_and_fix_repairs_it(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value(BROKEN)
+    app.button(key="load_preset").click().run()
+    assert any("layer 3 (LSTM) needs a sequence" in e.value for e in app.error)
+    assert "Fix the errors above" in app.info[0].value
+    app.button(key="fix0").click().run()
+    assert not app.error
+    assert app.toggle(key="layer1.return_sequences").value is True
+    assert "#d62728" not in dot(app)
+
+
+def test_unrolled_view_and_states(app: AppTest) -> None:
+    app.toggle(key="view.states").set_value(True).run()
+    assert "h_n (layers*directions=1, batch=4, units=64)" in dot(app)
+    app.toggle(key="view.unrolled").set_value(True).run()
+    assert "x20" in dot(app) and "h2 t20" in dot(app)
+
+
+def test_url_round_trip_restores_the_architecture(app: AppTest) -> None:
+    app.number_input(key="layer0.units").set_value(48).run()
+    link = app.query_params["a"]
+    link = link[0] if isinstance(link, list) else link
+    other = AppTest.from_file(APP, default_timeout=30)
+    other.query_params["a"] = link
+    other.run()
+    assert layer_titles(other)[0] == "LSTM(48, return_sequences)"
+    assert dot(other) == dot(app)
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ("garbage!!", "link is damaged"),
+        ("x" * 9000, "more than 8,000"),
+        (encode(load_preset(BROKEN)).replace("e", "f", 3), "damaged"),
+    ],
+)
+def test_a_bad_link_keeps_the_default_with_a_message(link: str, message: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["a"] = link
+    at.run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error)
+    assert layer_titles(at) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
+
+
+def test_a_link_over_the_limits_is_refused() -> None:
+    huge = {"input": {"features": 10}, "layers": [{"type": "LSTM", "units": 100_000}]}
+    link = base64.urlsafe_b64encode(zlib.compress(json.dumps(huge).encode())).decode()
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["a"] = link
+    at.run()
+    assert any("layers[0].units must be an integer from 1 to 1024, received 100000" in e.value for e in at.error)
+    assert layer_titles(at)[0] == "LSTM(64, return_sequences)"
+
+
+def test_every_preset_renders_without_exception(app: AppTest) -> None:
+    for name in PRESETS:
+        app.selectbox(key="preset").set_value(name)
+        app.button(key="load_preset").click().run()
+        assert not app.exception
+        assert len(layer_titles(app)) == len(load_preset(name).layers) + 1
+    assert {CellType.GRU.value} <= {row["Layer"][:3] for row in summary(app)}
