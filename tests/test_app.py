@@ -7,9 +7,9 @@ import json
 import zlib
 
 import pytest
+from conftest import ASSETS
 from streamlit.testing.v1 import AppTest
 
-from conftest import ASSETS
 from explorer.presets import PRESETS, load_preset
 from explorer.share import encode
 from explorer.spec import CellType
