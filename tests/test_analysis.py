@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ASSETS
 
 from explorer.analysis import Severity, analyze, apply_fix, shape_label
 from explorer.report import summary_json, summary_text
@@ -21,6 +20,8 @@ from explorer.spec import (
     RecurrentLayer,
     parse_architecture,
 )
+
+from helpers import ASSETS
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
 TUTORIAL = parse_architecture((ASSETS / "tutorial_keras.json").read_bytes())

@@ -7,12 +7,13 @@ import json
 import zlib
 
 import pytest
-from conftest import ASSETS
 from streamlit.testing.v1 import AppTest
 
 from explorer.presets import PRESETS, load_preset
 from explorer.share import encode
 from explorer.spec import CellType
+
+from helpers import ASSETS
 
 APP = str(ASSETS.parent / "app.py")
 BROKEN = next(name for name in PRESETS if name.startswith("Teaching"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import concrete, valid_architectures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -12,6 +11,8 @@ from torch import nn
 from explorer.analysis import ArchitectureInvalid, analyze
 from explorer.build import build, count_parameters
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
+
+from helpers import concrete, valid_architectures
 
 torch.set_num_threads(1)
 

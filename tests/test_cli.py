@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ASSETS
+
+from helpers import ASSETS
 
 ROOT = ASSETS.parent
 

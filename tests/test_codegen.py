@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ASSETS, valid_architectures
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,8 @@ from explorer.analysis import ArchitectureInvalid
 from explorer.build import build, count_parameters
 from explorer.codegen import keras_code, pytorch_code
 from explorer.spec import Architecture, parse_architecture
+
+from helpers import ASSETS, valid_architectures
 
 torch.set_num_threads(1)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ASSETS, valid_architectures
 from hypothesis import given, settings
 
 from explorer.spec import (
@@ -20,6 +19,8 @@ from explorer.spec import (
     architecture_to_json,
     parse_architecture,
 )
+
+from helpers import ASSETS, valid_architectures
 
 VALID = {
     "input": {"features": 10, "seq_len": 20, "batch": 4},

@@ -1,0 +1,64 @@
+"""The real page in headless Chromium: edit the stack and watch the drawn SVG change."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import ARTIFACTS
+
+EDGE_TEXT = "svg g.edge text"
+
+
+def edge_labels(page) -> list[str]:
+    return page.locator(EDGE_TEXT).all_text_contents()
+
+
+def wait_for_edge_label(page, text: str, present: bool = True) -> None:
+    script = """([selector, text, present]) =>
+        [...document.querySelectorAll(selector)].some(t => t.textContent.includes(text)) === present"""
+    page.wait_for_function(script, arg=[EDGE_TEXT, text, present], timeout=20_000)
+
+
+def test_add_a_layer_and_toggle_return_sequences(page) -> None:
+    assert any("(batch=4, time=20, features=64)" in label for label in edge_labels(page))
+    assert not any("needs a sequence" in label for label in edge_labels(page))
+
+    page.get_by_role("button", name="Add layer").click()
+    wait_for_edge_label(page, "needs a sequence")  # the new LSTM after GRU(32) gets only its last state
+    assert page.get_by_text("layer 3 (LSTM) needs a sequence").first.is_visible()
+
+    page.get_by_text("return_sequences", exact=True).nth(1).click()  # on the GRU, layer 2
+    wait_for_edge_label(page, "needs a sequence", present=False)
+    assert any("(batch=4, time=20, features=32)" in label for label in edge_labels(page))
+    assert "a=" in page.url  # the link now holds the edited architecture
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page_after_edits.png"), full_page=True)
+
+
+def test_fix_button_repairs_the_broken_preset(page) -> None:
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="Teaching: broken stack").click()
+    page.get_by_role("button", name="Load preset").click()
+    wait_for_edge_label(page, "needs a sequence")
+    page.get_by_role("button", name="Fix").first.click()
+    wait_for_edge_label(page, "needs a sequence", present=False)
+
+
+def test_a_bad_upload_keeps_the_architecture(page, tmp_path) -> None:
+    before = edge_labels(page)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"input": {"features": 10}, "layers": [{"type": "LSTM", "units": "many"}]}))
+    page.locator("input[type=file]").set_input_files(str(bad))
+    page.get_by_text("was not loaded").wait_for(timeout=20_000)
+    assert page.get_by_text('layers[0].units must be an integer from 1 to 1024, received "many"').first.is_visible()
+    assert edge_labels(page) == before
+
+
+def test_a_good_upload_replaces_the_architecture(page, tmp_path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps({"input": {"features": 3, "seq_len": 7, "batch": 2}, "layers": [{"type": "GRU", "units": 9}]})
+    )
+    page.locator("input[type=file]").set_input_files(str(good))
+    wait_for_edge_label(page, "(batch=2, features=9)")
