@@ -27,7 +27,8 @@ def test_add_a_layer_and_toggle_return_sequences(page) -> None:
     wait_for_edge_label(page, "needs a sequence")  # the new LSTM after GRU(32) gets only its last state
     assert page.get_by_text("layer 3 (LSTM) needs a sequence").first.is_visible()
 
-    page.get_by_text("return_sequences", exact=True).nth(1).click()  # on the GRU, layer 2
+    labels = page.locator("[data-testid=stMarkdownContainer]").get_by_text("return_sequences", exact=True)
+    labels.nth(1).click()  # on the GRU, layer 2
     wait_for_edge_label(page, "needs a sequence", present=False)
     assert any("(batch=4, time=20, features=32)" in label for label in edge_labels(page))
     assert "a=" in page.url  # the link now holds the edited architecture
