@@ -10,15 +10,14 @@ state.init()
 st.title("Stacked-RNN Architecture Explorer")
 st.caption("Build a stack of recurrent layers and see every shape, parameter and mistake as it flows through.")
 widgets.notice()
-widgets.sidebar()
 analysis = analyze(state.current())
 
 editor, view = st.columns([5, 6], gap="large")
-with editor:
-    widgets.layer_editor()
-with view:
+with view:  # drawn first: the graph's update reaches the browser before the editor's widgets
     st.subheader("Data flow")
     widgets.graph_panel(analysis)
+with editor:
+    widgets.layer_editor()
 
 st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
 widgets.diagnostics(analysis)
@@ -26,3 +25,4 @@ st.subheader("Summary")
 widgets.summary(analysis)
 st.subheader("Code")
 widgets.code(analysis)
+widgets.sidebar()  # last: where it appears does not depend on when it is drawn

@@ -1,6 +1,8 @@
 """One edit of the page: server-side script time (AppTest) and edit → redrawn SVG in headless Chromium.
 
-Both at 3 and 12 layers, medians of repeated toggles of the last layer's return_sequences.
+Both at 3 and 12 layers, medians of repeated toggles of the last layer's return_sequences; the redraw
+is timed with the graph laid out on the server (the default) and, as the baseline in the same run, in
+the browser by st.graphviz_chart (EXPLORER_DOT="").
 Needs the dev requirements and Debian's chromium. Run from the repository root:
 python -m benchmarks.bench_page [--repeats N]
 """
@@ -64,31 +66,35 @@ def in_browser(page, url: str, arch: Architecture, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
-    results = {name: [server_side(arch, args.repeats)] for name, arch in stacks().items()}
-
+def browser_medians(repeats: int, env: dict[str, str] | None = None) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    server, url = start_app()
+    server, url = start_app(env)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
-            for name, arch in stacks().items():
-                results[name].append(in_browser(page, url, arch, args.repeats))
+            medians = {name: in_browser(page, url, arch, repeats) for name, arch in stacks().items()}
             browser.close()
     finally:
         server.terminate()
-    base_server, base_browser = results["3 layers"]
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    server_side_ms = {name: server_side(arch, args.repeats) for name, arch in stacks().items()}
+    inline_svg = browser_medians(args.repeats)
+    # Baseline in the same run: st.graphviz_chart, which lays the graph out in the browser.
+    browser_layout = browser_medians(args.repeats, {"EXPLORER_DOT": ""})
     print(f"one edit (toggle return_sequences of the last layer), median of {args.repeats}")
-    print(f"{'stack':10} {'server script (AppTest)':>24} {'ratio':>7} {'edit → redrawn SVG':>20} {'ratio':>7}")
-    for name, (server_s, browser_s) in results.items():
+    print(f"{'stack':10} {'server script':>14} {'→ SVG, server layout':>21} {'→ SVG, browser layout':>22} {'ratio':>6}")
+    for name in stacks():
         print(
-            f"{name:10} {server_s * 1e3:>21.1f} ms {server_s / base_server:>6.2f}× "
-            f"{browser_s * 1e3:>17.1f} ms {browser_s / base_browser:>6.2f}×"
+            f"{name:10} {server_side_ms[name] * 1e3:>11.1f} ms {inline_svg[name] * 1e3:>18.1f} ms "
+            f"{browser_layout[name] * 1e3:>19.1f} ms {inline_svg[name] / browser_layout[name]:>5.2f}×"
         )
 
 

@@ -7,6 +7,7 @@ architecture always gives the same DOT source (the tests compare it byte for byt
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -197,19 +198,23 @@ def _connect(graph: graphviz.Digraph, below: list[str], above: list[str], per_st
 
 
 def dot_binary() -> str | None:
-    """A Graphviz `dot` for server-side SVG: graphviz-pure (a pip dependency, beside this Python) or a system dot."""
+    """The Graphviz program for server-side SVG.
+
+    EXPLORER_DOT names one (a path, or a name on PATH; empty: none, the browser lays graphs out).
+    Otherwise graphviz-pure, a pip dependency installed beside this Python, else a system `dot`.
+    """
+    chosen = os.environ.get("EXPLORER_DOT")
+    if chosen is not None:
+        return shutil.which(chosen) if chosen else None
     beside_python = Path(sys.executable).parent / "graphviz-pure"
     if beside_python.exists():
         return str(beside_python)
     return shutil.which("graphviz-pure") or shutil.which("dot")
 
 
-def render_svg(graph: graphviz.Digraph, timeout_s: float = 10.0) -> bytes:
-    binary = dot_binary()
-    if binary is None:
-        raise RuntimeError("no Graphviz program found: install graphviz-pure (pip) or Graphviz's dot")
+def render_svg(dot_source: str, binary: str, timeout_s: float = 10.0) -> bytes:
     result = subprocess.run(
-        [binary, "-Tsvg"], input=graph.source.encode(), capture_output=True, timeout=timeout_s, check=False
+        [binary, "-Tsvg"], input=dot_source.encode(), capture_output=True, timeout=timeout_s, check=False
     )
     if result.returncode != 0:
         raise RuntimeError(f"Graphviz failed: {result.stderr.decode(errors='replace')[:300]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import zlib
 
@@ -26,8 +27,10 @@ def app() -> AppTest:
     return at
 
 
-def dot(at: AppTest) -> str:
-    return at.get("graphviz_chart")[0].proto.spec
+def graph(at: AppTest) -> str:
+    """The drawn data-flow graph: the inlined SVG's text, as the browser gets it."""
+    (svg,) = [m.value for m in at.markdown if "<svg" in m.value]
+    return html.unescape(svg)
 
 
 def summary(at: AppTest) -> list[dict]:
@@ -39,7 +42,7 @@ def layer_titles(at: AppTest) -> list[str]:
 
 
 def test_default_page_shows_the_tutorial(app: AppTest) -> None:
-    assert "(batch=4, time=20, features=64)" in dot(app)
+    assert "(batch=4, time=20, features=64)" in graph(app)
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
     total = summary(app)[-1]
     assert (total["Params PyTorch"], total["Params Keras"]) == (29_029, 28_773)
@@ -51,15 +54,15 @@ def test_adding_a_layer_after_a_last_step_layer_shows_the_error_and_a_red_edge(a
     app.selectbox(key="new_layer_type").set_value("RNN")
     app.button(key="add_layer").click().run()
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "RNN(32)", "Dense(5, softmax)"]
-    assert "#d62728" in dot(app) and "needs a sequence" in dot(app)
+    assert "#d62728" in graph(app) and "needs a sequence" in graph(app)
     assert any("layer 3 (RNN) needs a sequence" in e.value for e in app.error)
 
 
 def test_toggling_return_sequences_changes_the_edge_shape(app: AppTest) -> None:
-    before = dot(app)
+    before = graph(app)
     assert "(batch=4, features=32)" in before and "last step only" in before
     app.toggle(key="layer1.return_sequences").set_value(True).run()
-    after = dot(app)
+    after = graph(app)
     assert "(batch=4, time=20, features=32)" in after and "(batch=4, time=20, features=5)" in after
     assert summary(app)[2]["Output shape"] == "(4, 20, 5)"
 
@@ -68,9 +71,9 @@ def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTe
     app.number_input(key="layer0.units").set_value(16).run()
     assert summary(app)[0]["Params PyTorch"] == 4 * (16 * 10 + 16 * 16 + 2 * 16)
     app.toggle(key="layer0.bidirectional").set_value(True).run()
-    assert "(batch=4, time=20, features=32)" in dot(app) and "⇄" in dot(app)
+    assert "(batch=4, time=20, features=32)" in graph(app) and "⇄" in graph(app)
     app.number_input(key="layer0.num_layers").set_value(2).run()
-    assert "peripheries=2" in dot(app) and "2 layers stacked inside" in dot(app)
+    assert "2 layers stacked inside" in graph(app)
     app.number_input(key="layer0.dropout").set_value(0.25).run()
     assert summary(app)[0]["Layer"] == "LSTM(16, return_sequences, bidirectional, num_layers=2, dropout=0.25)"
     app.selectbox(key="layer1.type").set_value("LSTM").run()
@@ -80,7 +83,7 @@ def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTe
 def test_remove_duplicate_and_move(app: AppTest) -> None:
     app.button(key="layer0.duplicate").click().run()
     assert layer_titles(app)[:3] == ["LSTM(64, return_sequences)"] * 2 + ["GRU(32)"]
-    assert "cluster_run1" in dot(app)  # identical sequence-passing layers are drawn as one fused module
+    assert "cluster_run1" in graph(app)  # identical sequence-passing layers are drawn as one fused module
     app.button(key="layer0.remove").click().run()
     assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "GRU(32)"]
     app.button(key="layer1.up").click().run()
@@ -94,11 +97,11 @@ def test_remove_duplicate_and_move(app: AppTest) -> None:
 
 def test_input_and_head_settings(app: AppTest) -> None:
     app.number_input(key="input.features").set_value(3).run()
-    assert "features=3" in dot(app)
+    assert "features=3" in graph(app)
     app.checkbox(key="input.variable").check().run()
-    assert "(batch=4, time, features=3)" in dot(app)
+    assert "(batch=4, time, features=3)" in graph(app)
     app.checkbox(key="input.open_batch").check().run()
-    assert "(batch, time, features=3)" in dot(app)
+    assert "(batch, time, features=3)" in graph(app)
     app.selectbox(key="head.activation").set_value("none").run()
     assert summary(app)[-2]["Layer"] == "Dense(5)"
     app.checkbox(key="head.on").uncheck().run()
@@ -113,14 +116,14 @@ def test_broken_preset_shows_the_error_and_fix_repairs_it(app: AppTest) -> None:
     app.button(key="fix0").click().run()
     assert not app.error
     assert app.toggle(key="layer1.return_sequences").value is True
-    assert "#d62728" not in dot(app)
+    assert "#d62728" not in graph(app)
 
 
 def test_unrolled_view_and_states(app: AppTest) -> None:
     app.toggle(key="view.states").set_value(True).run()
-    assert "h_n (layers*directions=1, batch=4, units=64)" in dot(app)
+    assert "h_n (layers*directions=1, batch=4, units=64)" in graph(app)
     app.toggle(key="view.unrolled").set_value(True).run()
-    assert "x20" in dot(app) and "h2 t20" in dot(app)
+    assert "x20" in graph(app) and "h2 t20" in graph(app)
 
 
 def test_url_round_trip_restores_the_architecture(app: AppTest) -> None:
@@ -131,7 +134,7 @@ def test_url_round_trip_restores_the_architecture(app: AppTest) -> None:
     other.query_params["a"] = link
     other.run()
     assert layer_titles(other)[0] == "LSTM(48, return_sequences)"
-    assert dot(other) == dot(app)
+    assert graph(other) == graph(app)
 
 
 @pytest.mark.parametrize(
@@ -168,3 +171,11 @@ def test_every_preset_renders_without_exception(app: AppTest) -> None:
         assert not app.exception
         assert len(layer_titles(app)) == len(load_preset(name).layers) + 1
     assert {CellType.GRU.value} <= {row["Layer"][:3] for row in summary(app)}
+
+
+def test_without_a_graphviz_program_the_browser_lays_the_graph_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_DOT", "")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    (chart,) = at.get("graphviz_chart")
+    assert "(batch=4, time=20, features=64)" in chart.proto.spec
+    assert not [m for m in at.markdown if "<svg" in m.value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -10,7 +11,7 @@ import streamlit as st
 from explorer.analysis import Analysis, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer, inserted, moved, removed, set_field
-from explorer.graph import architecture_graph, render_svg, unrolled_graph
+from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
 from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
 from explorer.spec import Activation, CellType, DenseHead, InputSpec, architecture_to_json
@@ -138,12 +139,12 @@ def layer_editor() -> None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _svg(dot_source: str) -> bytes | None:
-    import graphviz
-
+def _svg(dot_source: str, binary: str | None) -> bytes | None:
+    if binary is None:
+        return None
     try:
-        return render_svg(graphviz.Source(dot_source))
-    except (RuntimeError, OSError):
+        return render_svg(dot_source, binary)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
         return None
 
 
@@ -152,12 +153,20 @@ def graph_panel(analysis: Analysis) -> None:
     unrolled = options[0].toggle("Unrolled in time", key="view.unrolled")
     show_states = options[1].toggle("Show h_n / c_n", key="view.states", disabled=unrolled)
     graph = unrolled_graph(analysis) if unrolled else architecture_graph(analysis, show_states)
-    st.graphviz_chart(graph.source)
+    svg = _svg(graph.source, dot_binary())
+    if svg is None:
+        st.graphviz_chart(graph.source)  # laid out in the browser: slower, but needs no program here
+    else:
+        # Laid out on the server (a few ms) and inlined: redraws several times faster than
+        # st.graphviz_chart's in-browser layout. Safe as HTML: every label is numbers and enum names.
+        text = svg.decode()
+        # Graphviz sizes the SVG in points; let it shrink to the column instead of overflowing it.
+        inline = text[text.index("<svg") :].replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
+        st.markdown(f'<div class="dataflow">{inline}</div>', unsafe_allow_html=True)
     downloads = st.columns(2)
     downloads[0].download_button("Graph (DOT)", graph.source, file_name="architecture.gv", key="download_dot")
-    svg = _svg(graph.source)
     if svg is None:
-        downloads[1].caption("SVG needs graphviz-pure (pip) or Graphviz's dot on the server.")
+        downloads[1].caption("SVG download needs graphviz-pure (pip) or Graphviz's dot on the server.")
     else:
         downloads[1].download_button(
             "Graph (SVG)", svg, file_name="architecture.svg", mime="image/svg+xml", key="download_svg"
