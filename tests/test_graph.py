@@ -1,0 +1,102 @@
+"""The graphs as DOT: deterministic, every shape on its edge, broken edges red with their diagnostic beside them."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from explorer.analysis import analyze, shape_label
+from explorer.graph import ERROR_RED, architecture_graph, dot_binary, render_svg, unrolled_graph
+from explorer.spec import Architecture, parse_architecture
+
+from helpers import ASSETS, valid_architectures
+
+EXPECTED = Path(__file__).resolve().parent / "expected"
+PRESET_NAMES = sorted(p.stem for p in ASSETS.glob("*.json"))
+
+
+def preset(name: str) -> Architecture:
+    return parse_architecture((ASSETS / f"{name}.json").read_bytes())
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_graph_source_is_exactly_the_expected_file(name: str, overwrite: bool) -> None:
+    """tests/expected/NAME.gv: regenerate with `pytest --overwrite` and review the diff."""
+    analysis = analyze(preset(name))
+    actual = architecture_graph(analysis, show_states=True).source + "\n" + unrolled_graph(analysis).source
+    expected_file = EXPECTED / f"{name}.gv"
+    if overwrite:
+        expected_file.write_text(actual)
+    assert actual == expected_file.read_text()
+
+
+@settings(max_examples=40, deadline=None)
+@given(arch=valid_architectures())
+def test_every_edge_carries_its_shape_and_a_valid_stack_has_no_red(arch: Architecture) -> None:
+    analysis = analyze(arch)
+    source = architecture_graph(analysis).source
+    assert architecture_graph(analysis).source == source  # the same architecture, the same text
+    for shape in [analysis.input_shape, *(info.output_shape for info in analysis.layers)]:
+        assert shape_label(shape) in source
+    assert ERROR_RED not in source
+    assert source.count("last step only") == sum(not layer.return_sequences for layer in arch.layers)
+
+
+def test_a_broken_edge_is_red_and_the_rest_still_draws() -> None:
+    analysis = analyze(preset("teaching_broken"))
+    source = architecture_graph(analysis).source
+    broken = [line for line in source.splitlines() if "layer2 -> layer3" in line]
+    assert len(broken) == 1 and ERROR_RED in broken[0] and "needs a sequence" in broken[0]
+    assert "layer3 -> head" in source and "head -> output" in source
+    assert "Fix: Set return_sequences=True on layer 2." in source  # the diagnostic stands beside the layer
+
+
+def test_fused_runs_are_grouped_and_num_layers_is_drawn() -> None:
+    source = architecture_graph(analyze(preset("sequence_labelling"))).source
+    assert "subgraph cluster_run1" in source and "one nn.GRU(num_layers=2)" in source
+    source = architecture_graph(analyze(preset("tutorial_pytorch_num_layers"))).source
+    assert "peripheries=2" in source and "2 layers stacked inside" in source
+
+
+def test_unrolled_view_hands_on_only_the_last_step_without_return_sequences() -> None:
+    arch = preset("tutorial_keras")
+    source = unrolled_graph(analyze(arch)).source
+    assert "L1_1_20 -> L2_1_20" in source and "L1_1_2 -> L2_1_2" in source  # LSTM hands on every step
+    assert "L2_1_20 -> head" in source and "L2_1_2 -> head" not in source  # GRU only its last
+    bidirectional = unrolled_graph(analyze(preset("bidirectional"))).source
+    assert "L2_1_1 -> head" in bidirectional and "L2_1_20 -> head" in bidirectional  # backward ends at step 1
+
+
+def test_unrolled_variable_length_names_the_last_step_t() -> None:
+    source = unrolled_graph(analyze(preset("variable_length"))).source
+    assert "xT" in source and "…" in source
+
+
+def test_server_side_svg_has_the_edge_labels() -> None:
+    binary = dot_binary()
+    assert binary is not None, "graphviz-pure is in requirements.txt"
+    arch = preset("tutorial_keras")
+    svg = html.unescape(render_svg(architecture_graph(analyze(arch)).source, binary).decode())
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "(batch=4, time=20, features=64)" in svg
+    changed = arch.with_layer(1, return_sequences=True)
+    assert "(batch=4, time=20, features=32)" in html.unescape(
+        render_svg(architecture_graph(analyze(changed)).source, binary).decode()
+    )
+
+
+def test_dot_program_can_be_chosen_or_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPLORER_DOT", "")
+    assert dot_binary() is None
+    monkeypatch.setenv("EXPLORER_DOT", "no-such-graphviz-program")
+    assert dot_binary() is None
+
+
+def test_head_free_sequence_output_reaches_output_node() -> None:
+    arch = replace(preset("sequence_labelling"), head=None)
+    source = architecture_graph(analyze(arch)).source
+    assert "layer2 -> output" in source
