@@ -1,9 +1,10 @@
-"""python -m explorer summary FILE [--json] | export FILE --framework pytorch|keras"""
+"""python -m explorer summary FILE [--json] | export FILE --framework pytorch|keras | train FILE --task NAME"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from explorer.analysis import ArchitectureInvalid
 from explorer.codegen import keras_code, pytorch_code
 from explorer.report import summary_json, summary_text
 from explorer.spec import Limits, SpecError, parse_architecture
+from explorer.tasks import TASKS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,14 +30,54 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="print runnable PyTorch or Keras code")
     export.add_argument("file", type=Path)
     export.add_argument("--framework", choices=("pytorch", "keras"), required=True)
+    train = commands.add_parser(
+        "train",
+        help="train the architecture on a synthetic task",
+        description="Tasks: " + "; ".join(f"{t.name}: {t.title}" for t in TASKS.values()),
+    )
+    train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
+    train.add_argument("--task", choices=list(TASKS), required=True)
+    train.add_argument("--steps", type=_positive, help="training steps (default: the task's suggestion)")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's suggestion)")
+    train.add_argument("--batch-size", type=_positive, default=64)
+    train.add_argument("--clip", type=_positive_float, default=1.0, help="max gradient norm")
+    train.add_argument("--report-every", type=_positive, default=10)
+    train.add_argument("--threads", type=_positive, default=1, help="torch CPU threads")
+    train.add_argument("--save-weights", type=Path, help="write the trained state_dict here")
+    train.add_argument("--json", action="store_true", help="one JSON object per report, then a final one")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, received {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, received {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, received {text}")
+    return value
 
 
 def _load(path: Path, limits: Limits):
     try:
-        with path.open("rb") as handle:
-            # Read one byte past the cap: enough to tell "too big" without loading a huge file.
-            raw = handle.read(limits.max_file_bytes + 1)
+        # Read one byte past the cap: enough to tell "too big" without loading a huge file.
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(limits.max_file_bytes + 1)
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(limits.max_file_bytes + 1)
     except OSError as exc:
         raise SpecError([f"cannot read {path}: {exc.strerror or exc}"]) from None
     return parse_architecture(raw, limits)
@@ -50,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
         print(f"error: {args.file}: " + "\n  ".join(problems), file=sys.stderr)
         return 2
+    if args.command == "train":
+        from explorer.cli_train import train_command  # torch is imported only for training
+
+        return train_command(arch, args)
     if args.command == "summary":
         print(json.dumps(summary_json(arch), indent=2) if args.json else summary_text(arch))
         return 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from explorer.spec import Activation, Architecture, CellType, RecurrentLayer
+from explorer.spec import Activation, Architecture, CellType, DenseHead, RecurrentLayer
 
 # A plain RNN over this many steps is a textbook case of vanishing gradients.
 LONG_SEQUENCE_FOR_PLAIN_RNN = 100
@@ -50,10 +50,19 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class FixAction:
-    """A change that repairs a diagnostic: set `changes` on layer `layer` (0-based), or on the head."""
+    """A change that repairs a diagnostic: set `changes` on layer `layer` (0-based), the head or the input."""
 
-    layer: int | None  # None: the head
+    layer: int | None  # None: the head, or the input where `target` says so
     changes: tuple[tuple[str, Any], ...]
+    target: str = "layer"  # "layer", "head" or "input"
+
+    @classmethod
+    def on_head(cls, **changes: Any) -> FixAction:
+        return cls(None, tuple(changes.items()), "head")
+
+    @classmethod
+    def on_input(cls, **changes: Any) -> FixAction:
+        return cls(None, tuple(changes.items()), "input")
 
 
 @dataclass(frozen=True)
@@ -276,7 +285,7 @@ def analyze(arch: Architecture) -> Analysis:
                     "The Dense head has 1 unit with softmax: a softmax over one value is always 1.0, "
                     "so the output never changes and the model cannot learn.",
                     "Use sigmoid for one binary output, or give the head one unit per class (2 or more).",
-                    FixAction(None, (("activation", Activation.SIGMOID),)),
+                    FixAction.on_head(activation=Activation.SIGMOID),
                 )
             )
 
@@ -354,7 +363,10 @@ def require_valid(arch: Architecture, purpose: str) -> Analysis:
 
 def apply_fix(arch: Architecture, action: FixAction) -> Architecture:
     changes = dict(action.changes)
-    if action.layer is None:
-        assert arch.head is not None
-        return replace(arch, head=replace(arch.head, **changes))
+    if action.target == "input":
+        return replace(arch, input=replace(arch.input, **changes))
+    if action.target == "head":
+        # A missing head is created whole: the fix then names every field it needs.
+        head = replace(arch.head, **changes) if arch.head is not None else DenseHead(**changes)
+        return replace(arch, head=head)
     return arch.with_layer(action.layer, **changes)

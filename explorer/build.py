@@ -62,6 +62,9 @@ class StackedRNN(nn.Module):
             blocks.append(RecurrentBlock(rnn, last.return_sequences, run))
             features = last.output_features
         self.blocks = nn.ModuleList(blocks)
+        self.arch = arch
+        self.layer_depths = [layer.num_layers for layer in arch.layers]  # internal layers per architecture layer
+        self.variable_length = arch.input.seq_len is None
         self.head = None if arch.head is None else nn.Linear(features, arch.head.units)
         self.activation = None if arch.head is None or arch.head.activation is None else arch.head.activation
 
@@ -90,6 +93,45 @@ class StackedRNN(nn.Module):
             if activate and self.activation is not None:
                 h = _ACTIVATIONS[self.activation](h)
         return h, states
+
+    def hidden_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Every architecture layer's full output sequence (batch, time, units × directions), also for
+        layers that hand on only their last step, and inside fused runs (computed by an unfused twin)."""
+        twin = build(self.arch, fuse=False).to(x.device).eval()
+        copy_weights(self, twin)
+        outputs = []
+        h: torch.Tensor | PackedSequence = x
+        if lengths is not None:
+            h = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        with torch.no_grad():
+            for block in twin.blocks:
+                h, _ = block.rnn(h)
+                sequence = (
+                    pad_packed_sequence(h, batch_first=True, total_length=x.size(1))[0] if lengths is not None else h
+                )
+                outputs.append(sequence)
+        return outputs
+
+
+def _internal_layers(model: StackedRNN) -> list[dict[str, torch.Tensor]]:
+    """Each internal layer's parameters in stack order, keyed by name with the layer number as {}."""
+    found = []
+    for block in model.blocks:
+        for k in range(block.rnn.num_layers):
+            found.append(
+                {name.replace(f"_l{k}", "_l{}"): p for name, p in block.rnn.named_parameters() if f"_l{k}" in name}
+            )
+    return found
+
+
+def copy_weights(source: StackedRNN, target: StackedRNN) -> None:
+    """Copy between the fused and unfused builds of one architecture: the same internal layers, in order."""
+    with torch.no_grad():
+        for mine, theirs in zip(_internal_layers(source), _internal_layers(target), strict=True):
+            for name, param in mine.items():
+                theirs[name].copy_(param)
+        if source.head is not None:
+            target.head.load_state_dict(source.head.state_dict())
 
 
 def _check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:

@@ -6,10 +6,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
 
 from explorer.analysis import ArchitectureInvalid, analyze
-from explorer.build import build, count_parameters
+from explorer.build import build, copy_weights, count_parameters
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
 
 from helpers import concrete, valid_architectures
@@ -49,31 +48,12 @@ def test_analysis_matches_the_real_model(arch: Architecture, seed: int) -> None:
         assert count_parameters(model.head) == analysis.head.params_torch
 
 
-def _copy_unfused_into_fused(unfused: nn.Module, fused: nn.Module) -> None:
-    """The internal layers of a fused module are those of the separate modules, in order."""
-    sources = []
-    for block in unfused.blocks:
-        rnn = block.rnn
-        for k in range(rnn.num_layers):
-            sources.append(
-                {name.replace(f"_l{k}", "_l{}"): p for name, p in rnn.named_parameters() if f"_l{k}" in name}
-            )
-    source = iter(sources)
-    with torch.no_grad():
-        for block in fused.blocks:
-            for k in range(block.rnn.num_layers):
-                for name, param in next(source).items():
-                    getattr(block.rnn, name.format(k)).copy_(param)
-        if fused.head is not None:
-            fused.head.load_state_dict(unfused.head.state_dict())
-
-
 @settings(max_examples=25, deadline=None)
 @given(arch=valid_architectures(), seed=st.integers(0, 2**16))
 def test_fused_and_unfused_compute_the_same_function(arch: Architecture, seed: int) -> None:
     torch.manual_seed(seed)
     unfused, fused = build(arch, fuse=False).eval(), build(arch, fuse=True).eval()
-    _copy_unfused_into_fused(unfused, fused)
+    copy_weights(unfused, fused)
     x, lengths, _, _ = _inputs(arch, seed)
     torch.testing.assert_close(fused(x, lengths), unfused(x, lengths))
 
@@ -141,3 +121,15 @@ def test_an_invalid_architecture_is_refused_with_its_fix() -> None:
 def test_dropout_with_one_internal_layer_builds_without_torch_warning(recwarn: pytest.WarningsRecorder) -> None:
     build(Architecture(InputSpec(3, 5), (RecurrentLayer(CellType.LSTM, 4, dropout=0.5),)))
     assert not [w for w in recwarn if "dropout" in str(w.message)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(arch=valid_architectures(), seed=st.integers(0, 2**16))
+def test_hidden_states_are_each_layers_output_sequence(arch: Architecture, seed: int) -> None:
+    torch.manual_seed(seed)
+    model = build(arch).eval()
+    x, lengths, batch, time = _inputs(arch, seed)
+    states = model.hidden_states(x, lengths)
+    assert [tuple(s.shape) for s in states] == [(batch, time, layer.output_features) for layer in arch.layers]
+    if arch.head is None and arch.layers[-1].return_sequences:
+        torch.testing.assert_close(states[-1], model(x, lengths))

@@ -1,0 +1,82 @@
+"""`python -m explorer train`: headless training that prints reports, and the page's training worker.
+
+SIGINT or SIGTERM stops it between two steps; it still prints the final line and saves the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+import torch
+
+from explorer.build import count_parameters
+from explorer.spec import Architecture
+from explorer.tasks import TASKS
+from explorer.train import Report, TaskMismatch, TrainConfig, Trainer
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"type": "report", **report.to_json()}), flush=True)
+        return
+    print(
+        f"step {report.step:>5}/{report.steps}  train loss {report.train_loss:.4f}  val loss {report.val_loss:.4f}  "
+        f"val {report.metric} {report.val_metric:.4f}  {report.steps_per_s:.0f} steps/s",
+        flush=True,
+    )
+
+
+def train_command(arch: Architecture, args: argparse.Namespace) -> int:
+    task = TASKS[args.task]
+    config = TrainConfig(
+        steps=args.steps or task.suggested_steps,
+        batch_size=args.batch_size,
+        lr=args.lr or task.suggested_lr,
+        clip=args.clip,
+        seed=args.seed,
+        device=args.device,
+        report_every=args.report_every,
+        threads=args.threads,
+    )
+    try:
+        trainer = Trainer(arch, task, config, on_report=lambda r: _print_report(r, args.json))
+    except TaskMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if trainer.device_note:
+        print(f"note: {trainer.device_note}", file=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    result = trainer.run(should_stop=stop.is_set)
+    if args.save_weights:
+        torch.save(result.model.state_dict(), args.save_weights)
+    final = result.final
+    summary = {
+        "type": "final",
+        "task": task.name,
+        "steps_done": final.step if final else 0,
+        "stopped": result.stopped,
+        "failure": result.failure,
+        "device": result.device,
+        "device_note": result.device_note,
+        "params": count_parameters(result.model),
+        "baseline": result.baseline,
+        "baseline_name": task.baseline_name,
+        "metric": task.metric,
+        "val_loss": final.val_loss if final else None,
+        f"val_{task.metric}": final.val_metric if final else None,
+        "steps_per_s": final.steps_per_s if final else None,
+    }
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        if result.failure:
+            print(f"stopped early: {result.failure}")
+        value = "n/a" if final is None else f"{final.val_metric:.4f}"
+        print(f"validation {task.metric}: {value} (baseline, {task.baseline_name}: {result.baseline:.4f})")
+    return 1 if result.failure else 0

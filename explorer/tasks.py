@@ -1,0 +1,278 @@
+"""Synthetic sequence tasks, generated from a seed (nothing is downloaded), and user CSV data.
+
+A task fixes the input features and the head it needs; `check_task` says, in the language of shapes,
+where a drawn architecture does not fit, with a fix, and never changes the model itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+
+from explorer.analysis import Diagnostic, Dim, FixAction, Severity, analyze, shape_label
+from explorer.spec import Activation, Architecture
+
+
+class Kind(str, Enum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class Data:
+    """x: (n, time, features), zero-padded; y: (n,) or (n, time) class ids, or (n, outputs) targets;
+    lengths: (n,) valid steps of each sequence."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    lengths: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.x.size(0)
+
+    def to(self, device: torch.device) -> Data:
+        return Data(self.x.to(device), self.y.to(device), self.lengths.to(device))
+
+
+Generator = Callable[[int, int, bool, torch.Generator], Data]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    description: str
+    kind: Kind
+    features: int
+    outputs: int  # classes, or regression targets
+    per_step: bool  # one label per time step (needs return_sequences on the last recurrent layer)
+    default_seq_len: int
+    generate: Generator
+    baseline_name: str
+    suggested_steps: int = 300
+    suggested_lr: float = 3e-3
+
+    @property
+    def metric(self) -> str:
+        return "accuracy" if self.kind is Kind.CLASSIFICATION else "mse"
+
+
+def _lengths(n: int, seq_len: int, variable: bool, g: torch.Generator) -> torch.Tensor:
+    if not variable:
+        return torch.full((n,), seq_len, dtype=torch.long)
+    lengths = torch.randint(max(1, seq_len // 2), seq_len + 1, (n,), generator=g)
+    lengths[0] = seq_len  # the longest sequence fills the padded batch
+    return lengths
+
+
+def _pad(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    steps = torch.arange(x.size(1)).unsqueeze(0)
+    return x * (steps < lengths.unsqueeze(1)).unsqueeze(-1)
+
+
+def _frequencies(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
+    """Which of five frequencies is hidden in ten noisy, phase-shifted channels?"""
+    classes = torch.randint(0, 5, (n,), generator=g)
+    steps = torch.arange(seq_len).float()
+    omega = 2 * math.pi * (classes.float() + 1) / 20  # cycles per step, whatever the length
+    phase = torch.rand(n, 1, 1, generator=g) * 2 * math.pi + torch.arange(10).float() * 0.3
+    x = torch.sin(omega[:, None, None] * steps[None, :, None] + phase)
+    x = x + 0.4 * torch.randn(x.shape, generator=g)
+    lengths = _lengths(n, seq_len, variable, g)
+    return Data(_pad(x, lengths), classes, lengths)
+
+
+def _regimes(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
+    """Label every step with the hidden regime (of 4) that emits noisy evidence; regimes persist."""
+    regime = torch.empty(n, seq_len, dtype=torch.long)
+    regime[:, 0] = torch.randint(0, 4, (n,), generator=g)
+    for t in range(1, seq_len):
+        switch = torch.rand(n, generator=g) < 0.1
+        regime[:, t] = torch.where(switch, torch.randint(0, 4, (n,), generator=g), regime[:, t - 1])
+    x = torch.randn(n, seq_len, 10, generator=g)
+    x[:, :, :4] += 1.2 * torch.nn.functional.one_hot(regime, 4).float()
+    lengths = _lengths(n, seq_len, variable, g)
+    return Data(_pad(x, lengths), regime, lengths)
+
+
+FORECAST_HORIZON = 5
+
+
+def _forecast(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
+    """Two sines with random frequencies and phases, plus noise: predict the next five values."""
+    steps = torch.arange(seq_len + FORECAST_HORIZON).float()
+    omega = 0.15 + 0.35 * torch.rand(n, 2, 1, generator=g)
+    phase = torch.rand(n, 2, 1, generator=g) * 2 * math.pi
+    signal = torch.sin(omega * steps + phase).sum(1)
+    signal = signal + 0.1 * torch.randn(signal.shape, generator=g)
+    return Data(signal[:, :seq_len, None], signal[:, seq_len:], torch.full((n,), seq_len, dtype=torch.long))
+
+
+def _adding(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
+    """Hochreiter's adding problem: add the two values whose marker is 1, far apart in time."""
+    values = torch.rand(n, seq_len, generator=g)
+    markers = torch.zeros(n, seq_len)
+    half = max(seq_len // 2, 1)
+    first = torch.randint(0, half, (n,), generator=g)
+    second = torch.randint(half, seq_len, (n,), generator=g) if seq_len > 1 else first
+    rows = torch.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    target = (values * markers).sum(1, keepdim=True)
+    return Data(torch.stack([values, markers], -1), target, torch.full((n,), seq_len, dtype=torch.long))
+
+
+TASKS = {
+    task.name: task
+    for task in [
+        Task(
+            "classify",
+            "Sequence classification: which frequency?",
+            "Ten noisy channels carry one of five frequencies; name it (one label per sequence).",
+            Kind.CLASSIFICATION, 10, 5, False, 20, _frequencies, "majority class",
+        ),
+        Task(
+            "label",
+            "Sequence labelling: hidden regimes",
+            "Every step gets the label of the hidden regime (of four) behind noisy evidence; "
+            "regimes persist, so memory helps (one label per time step).",
+            Kind.CLASSIFICATION, 10, 4, True, 20, _regimes, "majority class",
+        ),
+        Task(
+            "forecast",
+            "Forecasting: the next five values",
+            "A noisy sum of two sines; predict its next five values (regression).",
+            Kind.REGRESSION, 1, FORECAST_HORIZON, False, 30, _forecast, "repeat the last value",
+        ),
+        Task(
+            "adding",
+            "Long-range memory: the adding problem",
+            "Add the two values marked far apart in a long sequence; LSTM and GRU learn it, "
+            "a plain RNN's gradients vanish before they reach the first mark.",
+            Kind.REGRESSION, 2, 1, False, 40, _adding, "always predict 1.0", 600, 1e-2,
+        ),
+    ]
+}  # fmt: skip
+
+
+def seq_len_for(task: Task, arch: Architecture) -> int:
+    return arch.input.seq_len or task.default_seq_len
+
+
+def make_splits(task: Task, arch: Architecture, seed: int, n_train: int = 2048, n_val: int = 512) -> tuple[Data, Data]:
+    """Train and validation sets from one seed: the same seed gives the same data."""
+    seq_len, variable = seq_len_for(task, arch), arch.input.seq_len is None
+    g = torch.Generator().manual_seed(seed)
+    return task.generate(n_train, seq_len, variable, g), task.generate(n_val, seq_len, variable, g)
+
+
+def baseline(task: Task, train: Data, val: Data) -> float:
+    """The trivial model to beat: accuracy of the majority class, or MSE of a naive forecast."""
+    if task.kind is Kind.CLASSIFICATION:
+        if task.per_step:
+            steps = torch.arange(val.y.size(1)).unsqueeze(0) < val.lengths.unsqueeze(1)
+            majority = torch.mode(train.y.flatten()).values
+            return (val.y[steps] == majority).float().mean().item()
+        return (val.y == torch.mode(train.y).values).float().mean().item()
+    if task.name == "forecast":
+        last = val.x[torch.arange(len(val)), val.lengths - 1, :1]
+        return torch.mean((last.expand_as(val.y) - val.y) ** 2).item()
+    return torch.mean((torch.ones_like(val.y) - val.y) ** 2).item()
+
+
+# --- fitting the drawn architecture to a task -------------------------------------------------
+
+
+def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
+    """Where the architecture does not fit the task: errors in the language of shapes, each with a fix."""
+    analysis = analyze(arch)
+    found: list[Diagnostic] = []
+    head_index = len(arch.layers) + 1
+
+    def error(layer: int, code: str, message: str, fix: str, action: FixAction | None) -> None:
+        found.append(Diagnostic(Severity.ERROR, layer, code, f"Task '{task.name}': {message}", fix, action))
+
+    if arch.input.features != task.features:
+        feeds = shape_label((Dim("batch"), Dim("time"), Dim("features", task.features)))
+        error(
+            0, "task-features",
+            f"its data is {feeds} but the input takes features={arch.input.features}.",
+            f"Set the input features to {task.features}.",
+            FixAction.on_input(features=task.features),
+        )  # fmt: skip
+    wanted = (Dim("batch"), Dim("time"), Dim("features", task.outputs)) if task.per_step else (
+        Dim("batch"), Dim("features", task.outputs))  # fmt: skip
+    activation_ok = {None, Activation.SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
+    if arch.head is None or arch.head.units != task.outputs or arch.head.activation not in activation_ok:
+        activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
+        what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
+        have = "no Dense head" if arch.head is None else (
+            f"a Dense({arch.head.units}"
+            + (f", {arch.head.activation.value}" if arch.head.activation else "") + ") head")  # fmt: skip
+        need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
+        error(
+            head_index, "task-head",
+            f"it predicts {what} per {'step' if task.per_step else 'sequence'}, so it needs a {need} head "
+            f"({'linear: regression targets are unbounded' if activation is None else 'softmax or none'}); "
+            f"the model has {have}.",
+            f"Set the head to {need}.",
+            FixAction.on_head(units=task.outputs, activation=activation),
+        )  # fmt: skip
+    if arch.layers:
+        last = len(arch.layers) - 1
+        per_step = arch.layers[last].return_sequences
+        if per_step != task.per_step:
+            out = analysis.output_shape
+            got = "one per time step" if per_step else "one per sequence"
+            error(
+                last + 1, "task-per-step",
+                f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
+                f"{shape_label(wanted)} but the model gives {got} {shape_label(out)}.",
+                f"Set return_sequences={task.per_step} on layer {last + 1}.",
+                FixAction(last, (("return_sequences", task.per_step),)),
+            )  # fmt: skip
+    return found
+
+
+# --- user data --------------------------------------------------------------------------------
+
+MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_CSV_ROWS = 20_000
+
+
+class DataError(ValueError):
+    pass
+
+
+def parse_series_csv(raw: bytes, max_bytes: int = MAX_CSV_BYTES) -> torch.Tensor:
+    """A CSV of one time series per column (header row of names), numbers only: (time, series)."""
+    if len(raw) > max_bytes:
+        raise DataError(f"the file is {len(raw):,} bytes, more than the limit of {max_bytes:,}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 3:
+        raise DataError("the file needs a header row and at least two rows of numbers")
+    if len(rows) > MAX_CSV_ROWS + 1:
+        raise DataError(f"the file has {len(rows) - 1:,} rows, more than the limit of {MAX_CSV_ROWS:,}")
+    header, body = rows[0], rows[1:]
+    values = []
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"row {r} has {len(row)} values but the header names {len(header)} columns")
+        try:
+            numbers = [float(cell) for cell in row]
+        except ValueError:
+            raise DataError(f"row {r} holds something that is not a number: {row[:5]}") from None
+        if not all(math.isfinite(v) for v in numbers):
+            raise DataError(f"row {r} holds NaN or an infinite value")
+        values.append(numbers)
+    return torch.tensor(values, dtype=torch.float32)
