@@ -1,0 +1,203 @@
+"""The trainer really learns, is reproducible, stops cleanly, and explains failures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from explorer.analysis import apply_fix
+from explorer.build import build, count_parameters
+from explorer.presets import load_preset
+from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.tasks import TASKS, DataError, check_task, parse_series_csv
+from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
+
+from helpers import ASSETS
+
+TUTORIAL = load_preset("Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5")
+LABELLING = load_preset("Sequence labelling: one label per time step")
+
+
+def forecaster() -> Architecture:
+    return Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 32),), DenseHead(5))
+
+
+def test_tutorial_stack_learns_the_classification_task() -> None:
+    result = Trainer(TUTORIAL, TASKS["classify"], TrainConfig(steps=300, report_every=50)).run()
+    assert result.failure is None and not result.stopped
+    assert result.final.val_metric >= 0.9
+    assert result.baseline < 0.3  # five balanced classes: the majority class is a poor guess
+
+
+def test_labelling_and_forecasting_beat_their_baselines_clearly() -> None:
+    labelling = Trainer(LABELLING, TASKS["label"], TrainConfig(steps=300, report_every=100)).run()
+    assert labelling.final.val_metric > labelling.baseline + 0.3
+    forecasting = Trainer(forecaster(), TASKS["forecast"], TrainConfig(steps=300, report_every=100)).run()
+    assert forecasting.final.val_metric < 0.5 * forecasting.baseline
+
+
+def test_lstm_and_gru_remember_where_a_plain_rnn_does_not() -> None:
+    task = TASKS["adding"]
+    config = TrainConfig(steps=task.suggested_steps, lr=task.suggested_lr, report_every=task.suggested_steps)
+    mse = {}
+    for cell in CellType:
+        arch = Architecture(InputSpec(2, 40), (RecurrentLayer(cell, 32),), DenseHead(1))
+        result = Trainer(arch, task, config).run()
+        mse[cell] = result.final.val_metric
+        baseline = result.baseline
+    assert mse[CellType.LSTM] < 0.2 * baseline and mse[CellType.GRU] < 0.2 * baseline
+    assert mse[CellType.RNN] > 0.5 * baseline
+
+
+def _curve(seed: int) -> list[float]:
+    result = Trainer(TUTORIAL, TASKS["classify"], TrainConfig(steps=40, report_every=10, seed=seed)).run()
+    return [r.train_loss for r in result.reports] + [r.val_loss for r in result.reports]
+
+
+def test_same_seed_same_loss_curve() -> None:
+    assert _curve(3) == _curve(3)
+    assert _curve(3) != _curve(4)
+
+
+def test_stop_at_any_step_leaves_a_consistent_model() -> None:
+    calls = []
+
+    def stop_after_25() -> bool:
+        calls.append(1)
+        return len(calls) > 25
+
+    result = Trainer(TUTORIAL, TASKS["classify"], TrainConfig(steps=300, report_every=10)).run(stop_after_25)
+    assert result.stopped and result.failure is None
+    assert [r.step for r in result.reports] == [10, 20]
+    output = result.model(torch.randn(2, 20, 10))
+    assert output.shape == (2, 5) and torch.isfinite(output).all()
+
+
+def test_a_nan_loss_stops_training_and_names_the_learning_rate() -> None:
+    config = TrainConfig(steps=200, lr=1e30, clip=None, report_every=5)
+    result = Trainer(forecaster(), TASKS["forecast"], config).run()
+    assert result.failure is not None and "learning rate" in result.failure and "1e+30" in result.failure
+    assert result.final is None or result.final.step < 200
+
+
+def test_gradient_norms_are_reported_for_every_layer_also_inside_fused_modules() -> None:
+    lstm = RecurrentLayer(CellType.LSTM, 8, return_sequences=True)
+    arch = Architecture(InputSpec(10, 20), (lstm, lstm, RecurrentLayer(CellType.GRU, 8)), DenseHead(5))
+    model = build(arch)
+    assert len(model.blocks) == 2  # the two LSTMs are fused
+    groups = layer_groups(model, ["1 LSTM", "2 LSTM", "3 GRU"])
+    assert sum(p.numel() for params in groups.values() for p in params) == count_parameters(model)
+    assert [sum(p.numel() for p in groups[n]) for n in ("1 LSTM", "2 LSTM")] == [
+        4 * (8 * 10 + 64 + 16),
+        4 * (64 + 64 + 16),
+    ]
+    report = Trainer(arch, TASKS["classify"], TrainConfig(steps=5, report_every=5)).run().final
+    assert set(report.grad_norms) == {"1 LSTM", "2 LSTM", "3 GRU", "Dense"}
+    assert all(v > 0 for v in report.grad_norms.values())
+
+
+def test_a_misfit_is_explained_in_shapes_and_the_fixes_make_it_fit() -> None:
+    arch = load_preset("Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5")
+    misfits = check_task(arch, TASKS["label"])
+    messages = " ".join(d.message for d in misfits)
+    assert "one prediction per time step (batch, time, features=4)" in messages
+    assert "one per sequence (batch=4, features=5)" in messages
+    with pytest.raises(TaskMismatch, match="Set return_sequences=True on layer 2"):
+        Trainer(arch, TASKS["label"])
+    for d in misfits:
+        arch = apply_fix(arch, d.action)
+    assert check_task(arch, TASKS["label"]) == []
+    wrong_features = check_task(forecaster(), TASKS["classify"])
+    assert any("takes features=1" in d.message and d.fix == "Set the input features to 10." for d in wrong_features)
+    no_head = check_task(Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),)), TASKS["forecast"])
+    fixed = apply_fix(Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),)), no_head[0].action)
+    assert fixed.head == DenseHead(5, None)
+
+
+def test_a_missing_device_falls_back_to_the_cpu_with_a_reason() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    device, note = resolve_device("cuda")
+    assert device.type == "cpu" and "no CUDA GPU" in note
+    assert resolve_device("auto") == (torch.device("cpu"), None) or torch.backends.mps.is_available()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda() -> None:
+    result = Trainer(TUTORIAL, TASKS["classify"], TrainConfig(steps=200, device="cuda", report_every=50)).run()
+    assert result.device.startswith("cuda") and result.final.val_metric >= 0.9
+
+
+def test_variable_length_training_uses_lengths() -> None:
+    arch = load_preset("Variable-length sequences")
+    arch = Architecture(InputSpec(10, None), arch.layers, DenseHead(5, None))
+    result = Trainer(arch, TASKS["classify"], TrainConfig(steps=150, report_every=50)).run()
+    assert result.final.val_metric > 0.6
+
+
+def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_cli_train_json(tmp_path) -> None:
+    weights = tmp_path / "w.pt"
+    result = cli(
+        "train", str(ASSETS / "tutorial_keras.json"), "--task", "classify", "--steps", "20", "--report-every", "10",
+        "--json", "--save-weights", str(weights),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["type"] for line in lines] == ["report", "report", "final"]
+    assert lines[1]["step"] == 20 and "val_accuracy" in lines[1] and "1 LSTM" in lines[1]["grad_norms"]
+    assert 0 <= lines[-1]["val_accuracy"] <= 1 and lines[-1]["params"] == 29_029
+    state = torch.load(weights, weights_only=True)
+    assert sum(t.numel() for t in state.values()) == 29_029
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "nope"], "invalid choice"),
+        (["--task", "classify", "--steps", "0"], "must be >= 1"),
+        (["--task", "classify", "--lr", "nan"], "finite number > 0"),
+        (["--task", "label"], "Set return_sequences=True on layer 2"),
+    ],
+)
+def test_cli_train_bad_arguments_exit_2(args: list[str], message: str) -> None:
+    result = cli("train", str(ASSETS / "tutorial_keras.json"), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "train", str(ASSETS / "tutorial_keras.json"), "--task", "classify",
+         "--steps", "100000", "--report-every", "5", "--json"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first = json.loads(process.stdout.readline())
+    assert first["type"] == "report"
+    process.send_signal(signal.SIGTERM)
+    rest = process.communicate(timeout=30)[0].splitlines()
+    final = json.loads(rest[-1])
+    assert process.returncode == 0
+    assert final["type"] == "final" and final["stopped"] is True and final["steps_done"] < 100000
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"a,b\n1,2\n", "at least two rows"),
+        (b"a,b\n1,2\n3\n", "row 3 has 1 values"),
+        (b"a\n1\nx\n", "not a number"),
+        (b"a\n1\nnan\n", "NaN or an infinite"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_series_csv_errors(raw: bytes, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        parse_series_csv(raw)
