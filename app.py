@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer.analysis import analyze
-from explorer.ui import state, widgets
+from explorer.ui import state, training, widgets
 
 st.set_page_config(page_title="Stacked-RNN Architecture Explorer", page_icon="🔁", layout="wide")
 state.init()
@@ -20,9 +20,12 @@ with editor:
     widgets.layer_editor()
 
 st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
-widgets.diagnostics(analysis)
-st.subheader("Summary")
-widgets.summary(analysis)
-st.subheader("Code")
-widgets.code(analysis)
+widgets.diagnostic_list(analysis.diagnostics, "fix")
+summary_tab, code_tab, train_tab = st.tabs(["Summary", "Code", "Train"])
+with summary_tab:
+    widgets.summary(analysis)
+with code_tab:
+    widgets.code(analysis)
+with train_tab:
+    training.train_tab(analysis)
 widgets.sidebar()  # last: where it appears does not depend on when it is drawn

@@ -59,7 +59,7 @@ def train_command(arch: Architecture, args: argparse.Namespace) -> int:
     summary = {
         "type": "final",
         "task": task.name,
-        "steps_done": final.step if final else 0,
+        "steps_done": result.steps_done,
         "stopped": result.stopped,
         "failure": result.failure,
         "device": result.device,

@@ -135,30 +135,56 @@ TASKS = {
             "classify",
             "Sequence classification: which frequency?",
             "Ten noisy channels carry one of five frequencies; name it (one label per sequence).",
-            Kind.CLASSIFICATION, 10, 5, False, 20, _frequencies, "majority class",
+            Kind.CLASSIFICATION,
+            10,
+            5,
+            False,
+            20,
+            _frequencies,
+            "majority class",
         ),
         Task(
             "label",
             "Sequence labelling: hidden regimes",
             "Every step gets the label of the hidden regime (of four) behind noisy evidence; "
             "regimes persist, so memory helps (one label per time step).",
-            Kind.CLASSIFICATION, 10, 4, True, 20, _regimes, "majority class",
+            Kind.CLASSIFICATION,
+            10,
+            4,
+            True,
+            20,
+            _regimes,
+            "majority class",
         ),
         Task(
             "forecast",
             "Forecasting: the next five values",
             "A noisy sum of two sines; predict its next five values (regression).",
-            Kind.REGRESSION, 1, FORECAST_HORIZON, False, 30, _forecast, "repeat the last value",
+            Kind.REGRESSION,
+            1,
+            FORECAST_HORIZON,
+            False,
+            30,
+            _forecast,
+            "repeat the last value",
         ),
         Task(
             "adding",
             "Long-range memory: the adding problem",
             "Add the two values marked far apart in a long sequence; LSTM and GRU learn it, "
             "a plain RNN's gradients vanish before they reach the first mark.",
-            Kind.REGRESSION, 2, 1, False, 40, _adding, "always predict 1.0", 600, 1e-2,
+            Kind.REGRESSION,
+            2,
+            1,
+            False,
+            40,
+            _adding,
+            "always predict 1.0",
+            600,
+            1e-2,
         ),
     ]
-}  # fmt: skip
+}
 
 
 def seq_len_for(task: Task, arch: Architecture) -> int:
@@ -201,29 +227,40 @@ def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
     if arch.input.features != task.features:
         feeds = shape_label((Dim("batch"), Dim("time"), Dim("features", task.features)))
         error(
-            0, "task-features",
+            0,
+            "task-features",
             f"its data is {feeds} but the input takes features={arch.input.features}.",
             f"Set the input features to {task.features}.",
             FixAction.on_input(features=task.features),
-        )  # fmt: skip
-    wanted = (Dim("batch"), Dim("time"), Dim("features", task.outputs)) if task.per_step else (
-        Dim("batch"), Dim("features", task.outputs))  # fmt: skip
+        )
+    wanted = (
+        (Dim("batch"), Dim("time"), Dim("features", task.outputs))
+        if task.per_step
+        else (Dim("batch"), Dim("features", task.outputs))
+    )
     activation_ok = {None, Activation.SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
     if arch.head is None or arch.head.units != task.outputs or arch.head.activation not in activation_ok:
         activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
         what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
-        have = "no Dense head" if arch.head is None else (
-            f"a Dense({arch.head.units}"
-            + (f", {arch.head.activation.value}" if arch.head.activation else "") + ") head")  # fmt: skip
+        have = (
+            "no Dense head"
+            if arch.head is None
+            else (
+                f"a Dense({arch.head.units}"
+                + (f", {arch.head.activation.value}" if arch.head.activation else "")
+                + ") head"
+            )
+        )
         need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
         error(
-            head_index, "task-head",
+            head_index,
+            "task-head",
             f"it predicts {what} per {'step' if task.per_step else 'sequence'}, so it needs a {need} head "
             f"({'linear: regression targets are unbounded' if activation is None else 'softmax or none'}); "
             f"the model has {have}.",
             f"Set the head to {need}.",
             FixAction.on_head(units=task.outputs, activation=activation),
-        )  # fmt: skip
+        )
     if arch.layers:
         last = len(arch.layers) - 1
         per_step = arch.layers[last].return_sequences
@@ -231,12 +268,13 @@ def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
             out = analysis.output_shape
             got = "one per time step" if per_step else "one per sequence"
             error(
-                last + 1, "task-per-step",
+                last + 1,
+                "task-per-step",
                 f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
                 f"{shape_label(wanted)} but the model gives {got} {shape_label(out)}.",
                 f"Set return_sequences={task.per_step} on layer {last + 1}.",
                 FixAction(last, (("return_sequences", task.per_step),)),
-            )  # fmt: skip
+            )
     return found
 
 

@@ -58,6 +58,7 @@ class Result:
     device: str
     device_note: str | None
     model: StackedRNN
+    steps_done: int
 
     @property
     def final(self) -> Report | None:
@@ -164,7 +165,7 @@ class Trainer:
         batches = torch.Generator().manual_seed(config.seed + 1)
         reports: list[Report] = []
         running = torch.zeros((), device=self.device)  # summed on the device: no sync per step
-        since_report, failure, stopped = 0, None, False
+        since_report, failure, stopped, steps_done = 0, None, False, 0
         start = time.perf_counter()
         for step in range(1, config.steps + 1):
             if should_stop():
@@ -188,6 +189,7 @@ class Trainer:
                     "Lower the batch size or the units, or train on the CPU."
                 )
                 break
+            steps_done = step
             running += loss.detach()
             since_report += 1
             if not report_now:
@@ -207,7 +209,7 @@ class Trainer:
             if self.on_report:
                 self.on_report(report)
         model.eval()
-        return Result(reports, stopped, failure, base, str(self.device), self.device_note, model)
+        return Result(reports, stopped, failure, base, str(self.device), self.device_note, model, steps_done)
 
     def _evaluate(self, model: StackedRNN, val: Data) -> tuple[float, float]:
         model.eval()

@@ -147,9 +147,18 @@ def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 def test_cli_train_json(tmp_path) -> None:
     weights = tmp_path / "w.pt"
     result = cli(
-        "train", str(ASSETS / "tutorial_keras.json"), "--task", "classify", "--steps", "20", "--report-every", "10",
-        "--json", "--save-weights", str(weights),
-    )  # fmt: skip
+        "train",
+        str(ASSETS / "tutorial_keras.json"),
+        "--task",
+        "classify",
+        "--steps",
+        "20",
+        "--report-every",
+        "10",
+        "--json",
+        "--save-weights",
+        str(weights),
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["type"] for line in lines] == ["report", "report", "final"]
@@ -175,10 +184,23 @@ def test_cli_train_bad_arguments_exit_2(args: list[str], message: str) -> None:
 
 def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "train", str(ASSETS / "tutorial_keras.json"), "--task", "classify",
-         "--steps", "100000", "--report-every", "5", "--json"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "explorer",
+            "train",
+            str(ASSETS / "tutorial_keras.json"),
+            "--task",
+            "classify",
+            "--steps",
+            "100000",
+            "--report-every",
+            "5",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = json.loads(process.stdout.readline())
     assert first["type"] == "report"
     process.send_signal(signal.SIGTERM)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import streamlit as st
 
-from explorer.analysis import Analysis, Severity, apply_fix
+from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer, inserted, moved, removed, set_field
 from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
@@ -173,8 +173,9 @@ def graph_panel(analysis: Analysis) -> None:
         )
 
 
-def diagnostics(analysis: Analysis) -> None:
-    for n, d in enumerate(analysis.diagnostics):
+def diagnostic_list(found: Sequence[Diagnostic], key_prefix: str) -> None:
+    """Each diagnostic with its fix in words and, where it has one, a button that applies it."""
+    for n, d in enumerate(found):
         show = st.error if d.severity is Severity.ERROR else st.warning
         columns = st.columns([6, 1])
         with columns[0]:
@@ -182,7 +183,7 @@ def diagnostics(analysis: Analysis) -> None:
         if d.action is not None:
             columns[1].button(
                 "Fix",
-                key=f"fix{n}",
+                key=f"{key_prefix}{n}",
                 type="primary",
                 on_click=lambda a=d.action: state.apply(lambda arch: apply_fix(arch, a), "Fixed."),
             )

@@ -1,0 +1,82 @@
+"""Plotly figures from training reports and tensors. Pure functions: the page only shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "template": "plotly_white"}
+
+
+def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.Figure:
+    """Loss (train solid, validation dashed) and the validation metric, one colour per run."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", f"validation {metric}"))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for n, (label, reports) in enumerate(runs):
+        color = palette[n % len(palette)]
+        steps = [r["step"] for r in reports]
+        figure.add_scatter(
+            x=steps,
+            y=[r["train_loss"] for r in reports],
+            name=f"{label} train",
+            line={"color": color},
+            legendgroup=label,
+            row=1,
+            col=1,
+        )
+        figure.add_scatter(
+            x=steps,
+            y=[r["val_loss"] for r in reports],
+            name=f"{label} validation",
+            line={"color": color, "dash": "dash"},
+            legendgroup=label,
+            row=1,
+            col=1,
+        )
+        figure.add_scatter(
+            x=steps,
+            y=[r["val_metric"] for r in reports],
+            name=f"{label} {metric}",
+            line={"color": color},
+            legendgroup=label,
+            showlegend=False,
+            row=1,
+            col=2,
+        )
+    figure.update_xaxes(title_text="step")
+    figure.update_yaxes(type="log", row=1, col=1)
+    figure.update_layout(**_LAYOUT, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def gradient_norms(reports: list[dict]) -> go.Figure:
+    """Gradient norm per layer over training, on a log scale: vanishing gradients sink towards zero."""
+    figure = go.Figure()
+    layers = list(reports[0]["grad_norms"]) if reports else []
+    for layer in layers:
+        figure.add_scatter(x=[r["step"] for r in reports], y=[r["grad_norms"][layer] for r in reports], name=layer)
+    figure.update_layout(**_LAYOUT, title="gradient norm per layer", xaxis_title="step", yaxis_type="log")
+    return figure
+
+
+def hidden_state_heatmap(states: Sequence[Sequence[float]], title: str) -> go.Figure:
+    """One sample's hidden state: time down, units across."""
+    figure = go.Figure(go.Heatmap(z=states, colorscale="RdBu", zmid=0, colorbar={"title": "value"}))
+    figure.update_layout(**_LAYOUT, title=title, xaxis_title="unit", yaxis_title="time step")
+    figure.update_yaxes(autorange="reversed")
+    return figure
+
+
+def forecast_plot(history: Sequence[float], target: Sequence[float], prediction: Sequence[float]) -> go.Figure:
+    figure = go.Figure()
+    past = list(range(len(history)))
+    future = list(range(len(history), len(history) + len(target)))
+    figure.add_scatter(x=past, y=list(history), name="input", line={"color": "#7f7f7f"})
+    figure.add_scatter(x=future, y=list(target), name="target", mode="lines+markers", line={"color": "#2ca02c"})
+    figure.add_scatter(
+        x=future, y=list(prediction), name="prediction", mode="lines+markers", line={"color": "#d62728", "dash": "dash"}
+    )
+    figure.update_layout(**_LAYOUT, title="forecast of one validation sequence", xaxis_title="time step")
+    return figure

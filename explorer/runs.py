@@ -1,0 +1,158 @@
+"""A training run in its own process: `python -m explorer train - --json`, fed the architecture on stdin.
+
+A process per run keeps training off the page's GIL (the page stays responsive and training keeps its
+speed), caps its torch threads on its own, and can be stopped with a signal between two steps.
+Reports arrive as JSON lines; nothing is unpickled, and the weights come back as a state_dict file
+loaded with weights_only=True.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from explorer.build import StackedRNN, build
+from explorer.spec import Architecture, architecture_to_json
+from explorer.tasks import Task
+from explorer.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class TrainingRun:
+    """Progress of one run, updated by a reader thread; safe to read from the page at any time."""
+
+    number: int
+    arch: Architecture
+    task: Task
+    config: TrainConfig
+    reports: list[dict] = field(default_factory=list)
+    final: dict | None = None
+    error: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    stop_requested: bool = False
+
+    def __post_init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
+        self.weights_path = Path(self._dir.name) / "weights.pt"
+        command = [
+            sys.executable,
+            "-m",
+            "explorer",
+            "train",
+            "-",
+            "--json",
+            "--task",
+            self.task.name,
+            "--steps",
+            str(self.config.steps),
+            "--lr",
+            str(self.config.lr),
+            "--batch-size",
+            str(self.config.batch_size),
+            "--seed",
+            str(self.config.seed),
+            "--device",
+            self.config.device,
+            "--report-every",
+            str(self.config.report_every),
+            "--threads",
+            str(self.config.threads or 1),
+            "--save-weights",
+            str(self.weights_path),
+        ]
+        self._process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        # A run whose page is gone (tab closed, session expired) must not train on: kill it when collected.
+        self._finalizer = weakref.finalize(self, _kill, self._process, self._dir)
+        self._process.stdin.write(architecture_to_json(self.arch))
+        self._process.stdin.close()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._process.stdout:
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if message.get("type") == "report":
+                self.reports.append(message)
+            elif message.get("type") == "final":
+                self.final = message
+        self._process.wait()
+        if self.final is None:
+            self.error = (
+                self._process.stderr.read().strip()[-2000:] or f"the run ended with code {self._process.returncode}"
+            )
+
+    @property
+    def running(self) -> bool:
+        # The final line comes after the weights are saved: the run is over before the process has exited.
+        return self.final is None and self._reader.is_alive()
+
+    @property
+    def status(self) -> str:
+        if self.running:
+            return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
+        if self.error or (self.final and self.final["failure"]):
+            return "failed"
+        return "stopped" if self.final["stopped"] else "done"
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.running
+
+    @property
+    def progress(self) -> float:
+        return self.reports[-1]["step"] / self.config.steps if self.reports else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.reports:
+            return None
+        last = self.reports[-1]
+        return (self.config.steps - last["step"]) / max(last["steps_per_s"], 1e-9)
+
+    def load_model(self) -> StackedRNN:
+        model = build(self.arch)
+        model.load_state_dict(torch.load(self.weights_path, weights_only=True))
+        return model.eval()
+
+    @property
+    def label(self) -> str:
+        layers = "→".join(f"{layer.type.value}{layer.units}" for layer in self.arch.layers)
+        return f"#{self.number} {layers} · {self.task.name} · seed {self.config.seed}"
+
+
+def _kill(process: subprocess.Popen, directory: tempfile.TemporaryDirectory) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    directory.cleanup()

@@ -1,0 +1,217 @@
+"""The Train tab: pick a task, train in a worker process, watch it live, look inside, compare runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import streamlit as st
+
+from explorer import charts
+from explorer.analysis import Analysis
+from explorer.runs import TrainingRun
+from explorer.tasks import TASKS, Kind, check_task, make_splits
+from explorer.train import TrainConfig
+from explorer.ui import state
+from explorer.ui.widgets import diagnostic_list
+
+RUNS = "runs"
+MAX_STEPS = 5000
+
+
+def _runs() -> list[TrainingRun]:
+    return st.session_state.setdefault(RUNS, [])
+
+
+def _active() -> TrainingRun | None:
+    runs = _runs()
+    return runs[-1] if runs else None
+
+
+def _task_changed() -> None:
+    task = TASKS[st.session_state["train.task"]]
+    st.session_state["train.steps"] = task.suggested_steps
+    st.session_state["train.lr"] = task.suggested_lr
+
+
+def _start() -> None:
+    s = st.session_state
+    config = TrainConfig(
+        steps=s["train.steps"],
+        batch_size=s["train.batch"],
+        lr=s["train.lr"],
+        seed=s["train.seed"],
+        device=s["train.device"],
+        report_every=max(1, s["train.steps"] // 100),  # about a hundred points per curve
+    )
+    runs = _runs()
+    runs.append(TrainingRun(len(runs) + 1, state.current(), TASKS[s["train.task"]], config))
+
+
+def _stop() -> None:
+    run = _active()
+    if run is not None:
+        run.stop()
+
+
+def metrics_csv(run: TrainingRun) -> str:
+    buffer = io.StringIO()
+    layers = list(run.reports[0]["grad_norms"]) if run.reports else []
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["step", "train_loss", "val_loss", f"val_{run.task.metric}", "steps_per_s"]
+        + [f"grad_norm {name}" for name in layers]
+    )
+    for r in run.reports:
+        writer.writerow(
+            [r["step"], r["train_loss"], r["val_loss"], r["val_metric"], r["steps_per_s"]]
+            + [r["grad_norms"][name] for name in layers]
+        )
+    return buffer.getvalue()
+
+
+def train_tab(analysis: Analysis) -> None:
+    s = st.session_state
+    if "train.task" not in s:
+        s["train.task"] = "classify"
+        _task_changed()
+    columns = st.columns([2, 1, 1, 1, 1, 1])
+    columns[0].selectbox(
+        "Task", list(TASKS), key="train.task", format_func=lambda n: TASKS[n].title, on_change=_task_changed
+    )
+    columns[1].number_input("Steps", 1, MAX_STEPS, key="train.steps")
+    columns[2].number_input("Learning rate", 1e-5, 1.0, key="train.lr", format="%.4f", step=1e-3)
+    columns[3].number_input("Batch size", 1, 512, 64, key="train.batch")
+    columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
+    columns[5].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device")
+    task = TASKS[s["train.task"]]
+    st.caption(task.description + f" Baseline to beat: {task.baseline_name}.")
+
+    misfits = check_task(analysis.architecture, task) if analysis.valid else []
+    diagnostic_list(misfits, "taskfix")
+    run = _active()
+    busy = run is not None and run.running
+    buttons = st.columns([1, 1, 6])
+    buttons[0].button(
+        "Train",
+        key="train.start",
+        type="primary",
+        on_click=_start,
+        disabled=busy or bool(misfits) or not analysis.valid,
+    )
+    buttons[1].button("Stop", key="train.stop", on_click=_stop, disabled=not busy)
+    if not analysis.valid:
+        buttons[2].caption("Fix the architecture's errors first.")
+    if run is None:
+        return
+    _live(run)
+    if not run.running:
+        _after(run)
+    _compare()
+
+
+def _live(run: TrainingRun) -> None:
+    # Polls twice a second while the worker trains; the rest of the page is not rerun.
+    @st.fragment(run_every=0.5 if run.running else None)
+    def live() -> None:
+        eta = "" if run.eta_s is None else f", about {run.eta_s:.0f} s left"
+        speed = f", {run.reports[-1]['steps_per_s']:.0f} steps/s" if run.reports else ""
+        st.progress(run.progress, text=f"Run #{run.number}: {run.status}{speed}{eta}")
+        if run.reports:
+            st.plotly_chart(charts.learning_curves([(run.label, run.reports)], run.task.metric), key="live_curves")
+        if not run.running and st.session_state.get("train.shown") != run.number:
+            st.session_state["train.shown"] = run.number
+            st.rerun()  # the run ended: redraw the whole tab with the results
+
+    live()
+
+
+def _after(run: TrainingRun) -> None:
+    if run.error:
+        st.error(f"Run #{run.number} failed: {run.error}")
+        return
+    final = run.final
+    if final["failure"]:
+        st.error(final["failure"])
+    if final["device_note"]:
+        st.warning(final["device_note"])
+    if not run.reports:
+        return
+    metric = run.task.metric
+    value, base = final[f"val_{metric}"], final["baseline"]
+    cols = st.columns(4)
+    better = value - base if run.task.kind is Kind.CLASSIFICATION else base - value
+    cols[0].metric(f"validation {metric}", f"{value:.4f}", f"{better:+.4f} vs baseline", delta_color="normal")
+    cols[1].metric(f"baseline ({run.task.baseline_name})", f"{base:.4f}")
+    cols[2].metric("steps", f"{final['steps_done']:,}")
+    cols[3].metric("steps/s", f"{final['steps_per_s']:.0f}" if final["steps_per_s"] else "—")
+    st.plotly_chart(charts.gradient_norms(run.reports), key="grad_norms")
+    _inside(run)
+    downloads = st.columns(2)
+    downloads[0].download_button(
+        "Trained weights (state_dict)",
+        run.weights_path.read_bytes(),
+        file_name=f"run{run.number}_weights.pt",
+        key="download_weights",
+    )
+    downloads[1].download_button(
+        "Metrics (CSV)",
+        metrics_csv(run),
+        file_name=f"run{run.number}_metrics.csv",
+        mime="text/csv",
+        key="download_metrics",
+    )
+
+
+def _inside(run: TrainingRun) -> None:
+    """What the trained network did on one validation sequence."""
+    model = run.load_model()
+    _, val = make_splits(run.task, run.arch, run.config.seed, n_train=1, n_val=64)
+    columns = st.columns(2)
+    sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
+    names = [f"{i + 1} {layer.type.value}" for i, layer in enumerate(run.arch.layers)]
+    layer = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
+    x, lengths = val.x[sample : sample + 1], val.lengths[sample : sample + 1]
+    states = model.hidden_states(x, lengths if model.variable_length else None)
+    steps = int(lengths[0])
+    st.plotly_chart(
+        charts.hidden_state_heatmap(
+            states[layer][0, :steps].tolist(), f"hidden states of layer {names[layer]} (time × units), sample {sample}"
+        ),
+        key="heatmap",
+    )
+    if run.task.name == "forecast":
+        prediction = model(x)[0].detach()
+        st.plotly_chart(
+            charts.forecast_plot(x[0, :, 0].tolist(), val.y[sample].tolist(), prediction.tolist()), key="forecast"
+        )
+
+
+def _compare() -> None:
+    finished = [r for r in _runs() if not r.running and r.reports]
+    if len(finished) < 2:
+        return
+    st.subheader("Compare runs")
+    labels = {r.label: r for r in finished}
+    chosen = st.multiselect("Runs", list(labels), default=list(labels)[-3:], key="compare.runs")
+    picked = [labels[name] for name in chosen]
+    if not picked:
+        return
+    metrics = {r.task.metric for r in picked}
+    metric = metrics.pop() if len(metrics) == 1 else "metric"
+    st.plotly_chart(charts.learning_curves([(r.label, r.reports) for r in picked], metric), key="compare_curves")
+    st.dataframe(
+        [
+            {
+                "run": r.label,
+                "params": r.final["params"],
+                f"val {r.task.metric}": round(r.final[f"val_{r.task.metric}"], 4),
+                "baseline": round(r.final["baseline"], 4),
+                "steps/s": round(r.final["steps_per_s"] or 0),
+                "device": r.final["device"],
+            }
+            for r in picked
+        ],
+        hide_index=True,
+        key="compare_table",
+    )
