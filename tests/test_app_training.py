@@ -1,0 +1,86 @@
+"""Training from the page, headless: Train draws the curves and the results, Stop stops, misfits offer fixes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from helpers import ASSETS
+
+APP = str(ASSETS.parent / "app.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def progress_text(at: AppTest) -> str:
+    bars = at.get("progress")
+    return bars[0].proto.text if bars else ""
+
+
+def wait_until(at: AppTest, words: tuple[str, ...], timeout: float = 90) -> str:
+    """Rerun the page (AppTest does not tick fragments) until the progress text holds one of `words`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        text = progress_text(at)
+        if any(word in text for word in words):
+            return text
+        time.sleep(0.3)
+    raise AssertionError(f"the run never reached {words}; last progress: {progress_text(at)!r}")
+
+
+def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
+    app.number_input(key="train.steps").set_value(40).run()
+    app.button(key="train.start").click().run()
+    assert app.button(key="train.stop").disabled is False
+    wait_until(app, ("done",))
+    app.run()
+    assert not app.exception
+    figures = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in app.get("plotly_chart")]
+    assert len(figures) >= 3  # learning curves, gradient norms, hidden states
+    assert any("validation accuracy" in spec and "#1 LSTM64→GRU32" in spec for spec in figures)
+    assert any("gradient norm per layer" in spec and "2 GRU" in spec for spec in figures)
+    assert any("hidden states of layer 1 LSTM" in spec for spec in figures)
+    metrics = {m.label: m.value for m in app.metric}
+    assert float(metrics["validation accuracy"]) > float(metrics["baseline (majority class)"])
+    assert metrics["steps"] == "40"
+
+
+def test_stop_stops_a_long_run(app: AppTest) -> None:
+    app.number_input(key="train.steps").set_value(5000).run()
+    app.button(key="train.start").click().run()
+    wait_until(app, ("running",))
+    app.button(key="train.stop").click().run()
+    text = wait_until(app, ("stopped",), timeout=10)
+    assert "stopped" in text
+    run = app.session_state["runs"][-1]
+    assert run.final["stopped"] and run.final["steps_done"] < 5000
+
+
+def test_a_task_that_does_not_fit_offers_fixes_and_blocks_training(app: AppTest) -> None:
+    app.selectbox(key="train.task").set_value("label").run()
+    assert app.button(key="train.start").disabled
+    messages = [e.value for e in app.error]
+    assert any("one prediction per time step" in m for m in messages)
+    for _ in range(3):  # each fix changes the architecture, and the list of misfits with it
+        fixes = [b for b in app.button if b.key and b.key.startswith("taskfix")]
+        if not fixes:
+            break
+        fixes[0].click().run()
+    assert not app.button(key="train.start").disabled
+    assert app.toggle(key="layer1.return_sequences").value is True
+    assert app.number_input(key="head.units").value == 4
+
+
+def test_choosing_a_task_suggests_its_steps_and_learning_rate(app: AppTest) -> None:
+    app.selectbox(key="train.task").set_value("adding").run()
+    assert app.number_input(key="train.steps").value == 600
+    assert app.number_input(key="train.lr").value == pytest.approx(0.01)
