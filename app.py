@@ -9,7 +9,10 @@ st.set_page_config(page_title="Stacked-RNN Architecture Explorer", page_icon="ðŸ
 state.init()
 st.title("Stacked-RNN Architecture Explorer")
 st.caption("Build a stack of recurrent layers and see every shape, parameter and mistake as it flows through.")
-widgets.notice()
+# Parts whose length varies sit in one container each, so the tabs below keep their place in the
+# page and a rerun after Fix or a notice does not switch the user back to the first tab.
+with st.container():
+    widgets.notice()
 analysis = analyze(state.current())
 
 editor, view = st.columns([5, 6], gap="large")
@@ -19,8 +22,9 @@ with view:  # drawn first: the graph's update reaches the browser before the edi
 with editor:
     widgets.layer_editor()
 
-st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
-widgets.diagnostic_list(analysis.diagnostics, "fix")
+with st.container():
+    st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
+    widgets.diagnostic_list(analysis.diagnostics, "fix")
 summary_tab, code_tab, train_tab = st.tabs(["Summary", "Code", "Train"])
 with summary_tab:
     widgets.summary(analysis)

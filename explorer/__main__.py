@@ -13,6 +13,7 @@ from explorer.codegen import keras_code, pytorch_code
 from explorer.report import summary_json, summary_text
 from explorer.spec import Limits, SpecError, parse_architecture
 from explorer.tasks import TASKS
+from explorer.userdata import USER_TASKS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Tasks: " + "; ".join(f"{t.name}: {t.title}" for t in TASKS.values()),
     )
     train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
-    train.add_argument("--task", choices=list(TASKS), required=True)
+    train.add_argument("--task", choices=[*TASKS, *USER_TASKS], required=True)
+    train.add_argument("--csv", type=Path, help="your data, for --task csv-forecast or csv-classify (README: formats)")
     train.add_argument("--steps", type=_positive, help="training steps (default: the task's suggestion)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     train.add_argument("--seed", type=int, default=0)

@@ -15,8 +15,9 @@ import torch
 
 from explorer.build import count_parameters
 from explorer.spec import Architecture
-from explorer.tasks import TASKS
+from explorer.tasks import TASKS, Task
 from explorer.train import Report, TaskMismatch, TrainConfig, Trainer
+from explorer.userdata import MAX_CSV_BYTES, USER_TASKS, DataError, user_task
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -30,8 +31,27 @@ def _print_report(report: Report, as_json: bool) -> None:
     )
 
 
+def _task(args: argparse.Namespace) -> Task:
+    if args.task not in USER_TASKS:
+        if args.csv:
+            raise DataError(f"--csv goes with --task csv-forecast or csv-classify, not {args.task}")
+        return TASKS[args.task]
+    if args.csv is None:
+        raise DataError(f"--task {args.task} needs your data: --csv FILE")
+    try:
+        with args.csv.open("rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"cannot read {args.csv}: {exc.strerror or exc}") from None
+    return user_task(args.task, raw, args.csv.name)
+
+
 def train_command(arch: Architecture, args: argparse.Namespace) -> int:
-    task = TASKS[args.task]
+    try:
+        task = _task(args)
+    except DataError as exc:
+        print(f"error: {args.csv}: {exc}" if args.csv else f"error: {exc}", file=sys.stderr)
+        return 2
     config = TrainConfig(
         steps=args.steps or task.suggested_steps,
         batch_size=args.batch_size,
@@ -52,7 +72,11 @@ def train_command(arch: Architecture, args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    result = trainer.run(should_stop=stop.is_set)
+    try:
+        result = trainer.run(should_stop=stop.is_set)
+    except DataError as exc:  # user data too short for the windows the architecture asks for
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.save_weights:
         torch.save(result.model.state_dict(), args.save_weights)
     final = result.final

@@ -43,6 +43,7 @@ class TrainingRun:
     error: str | None = None
     started_at: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
+    csv: bytes | None = None  # the user's data, for the csv-* tasks
 
     def __post_init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
@@ -73,6 +74,10 @@ class TrainingRun:
             "--save-weights",
             str(self.weights_path),
         ]
+        if self.csv is not None:
+            data_path = Path(self._dir.name) / "data.csv"
+            data_path.write_bytes(self.csv)
+            command += ["--csv", str(data_path)]
         self._process = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -6,8 +6,6 @@ where a drawn architecture does not fit, with a fix, and never changes the model
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +41,7 @@ class Data:
 Generator = Callable[[int, int, bool, torch.Generator], Data]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Task:
     name: str
     title: str
@@ -57,6 +55,10 @@ class Task:
     baseline_name: str
     suggested_steps: int = 300
     suggested_lr: float = 3e-3
+    # User data: (seq_len, seed) -> (train, val) instead of generating; fixed_seq_len where rows fix it.
+    user_splits: Callable[[int, int], tuple[Data, Data]] | None = None
+    fixed_seq_len: int | None = None
+    variable_lengths: bool = False  # user sequences of different lengths: the input must be variable
 
     @property
     def metric(self) -> str:
@@ -188,28 +190,40 @@ TASKS = {
 
 
 def seq_len_for(task: Task, arch: Architecture) -> int:
-    return arch.input.seq_len or task.default_seq_len
+    return task.fixed_seq_len or arch.input.seq_len or task.default_seq_len
 
 
 def make_splits(task: Task, arch: Architecture, seed: int, n_train: int = 2048, n_val: int = 512) -> tuple[Data, Data]:
     """Train and validation sets from one seed: the same seed gives the same data."""
     seq_len, variable = seq_len_for(task, arch), arch.input.seq_len is None
+    if task.user_splits is not None:
+        return task.user_splits(seq_len, seed)
     g = torch.Generator().manual_seed(seed)
     return task.generate(n_train, seq_len, variable, g), task.generate(n_val, seq_len, variable, g)
 
 
+def _majority(task: Task, train: Data, val: Data) -> float:
+    if task.per_step:
+        steps = torch.arange(val.y.size(1)).unsqueeze(0) < val.lengths.unsqueeze(1)
+        return (val.y[steps] == torch.mode(train.y.flatten()).values).float().mean().item()
+    return (val.y == torch.mode(train.y).values).float().mean().item()
+
+
+def _persistence(task: Task, train: Data, val: Data) -> float:
+    last = val.x[torch.arange(len(val)), val.lengths - 1, :1]
+    return torch.mean((last.expand_as(val.y) - val.y) ** 2).item()
+
+
+def _constant_one(task: Task, train: Data, val: Data) -> float:
+    return torch.mean((torch.ones_like(val.y) - val.y) ** 2).item()
+
+
+BASELINES = {"majority class": _majority, "repeat the last value": _persistence, "always predict 1.0": _constant_one}
+
+
 def baseline(task: Task, train: Data, val: Data) -> float:
     """The trivial model to beat: accuracy of the majority class, or MSE of a naive forecast."""
-    if task.kind is Kind.CLASSIFICATION:
-        if task.per_step:
-            steps = torch.arange(val.y.size(1)).unsqueeze(0) < val.lengths.unsqueeze(1)
-            majority = torch.mode(train.y.flatten()).values
-            return (val.y[steps] == majority).float().mean().item()
-        return (val.y == torch.mode(train.y).values).float().mean().item()
-    if task.name == "forecast":
-        last = val.x[torch.arange(len(val)), val.lengths - 1, :1]
-        return torch.mean((last.expand_as(val.y) - val.y) ** 2).item()
-    return torch.mean((torch.ones_like(val.y) - val.y) ** 2).item()
+    return BASELINES[task.baseline_name](task, train, val)
 
 
 # --- fitting the drawn architecture to a task -------------------------------------------------
@@ -232,6 +246,23 @@ def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
             f"its data is {feeds} but the input takes features={arch.input.features}.",
             f"Set the input features to {task.features}.",
             FixAction.on_input(features=task.features),
+        )
+    if task.fixed_seq_len is not None and arch.input.seq_len not in (None, task.fixed_seq_len):
+        error(
+            0,
+            "task-seq-len",
+            f"its sequences have {task.fixed_seq_len} steps but the input takes seq_len={arch.input.seq_len}.",
+            f"Set the sequence length to {task.fixed_seq_len} (or make it variable).",
+            FixAction.on_input(seq_len=task.fixed_seq_len),
+        )
+    if task.variable_lengths and arch.input.seq_len is not None:
+        error(
+            0,
+            "task-variable",
+            f"its sequences differ in length (up to {task.default_seq_len} steps) but the input takes "
+            f"seq_len={arch.input.seq_len}.",
+            "Make the sequence length variable.",
+            FixAction.on_input(seq_len=None),
         )
     wanted = (
         (Dim("batch"), Dim("time"), Dim("features", task.outputs))
@@ -276,41 +307,3 @@ def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
                 FixAction(last, (("return_sequences", task.per_step),)),
             )
     return found
-
-
-# --- user data --------------------------------------------------------------------------------
-
-MAX_CSV_BYTES = 2 * 1024 * 1024
-MAX_CSV_ROWS = 20_000
-
-
-class DataError(ValueError):
-    pass
-
-
-def parse_series_csv(raw: bytes, max_bytes: int = MAX_CSV_BYTES) -> torch.Tensor:
-    """A CSV of one time series per column (header row of names), numbers only: (time, series)."""
-    if len(raw) > max_bytes:
-        raise DataError(f"the file is {len(raw):,} bytes, more than the limit of {max_bytes:,}")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 3:
-        raise DataError("the file needs a header row and at least two rows of numbers")
-    if len(rows) > MAX_CSV_ROWS + 1:
-        raise DataError(f"the file has {len(rows) - 1:,} rows, more than the limit of {MAX_CSV_ROWS:,}")
-    header, body = rows[0], rows[1:]
-    values = []
-    for r, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"row {r} has {len(row)} values but the header names {len(header)} columns")
-        try:
-            numbers = [float(cell) for cell in row]
-        except ValueError:
-            raise DataError(f"row {r} holds something that is not a number: {row[:5]}") from None
-        if not all(math.isfinite(v) for v in numbers):
-            raise DataError(f"row {r} holds NaN or an infinite value")
-        values.append(numbers)
-    return torch.tensor(values, dtype=torch.float32)

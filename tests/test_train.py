@@ -14,7 +14,7 @@ from explorer.analysis import apply_fix
 from explorer.build import build, count_parameters
 from explorer.presets import load_preset
 from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
-from explorer.tasks import TASKS, DataError, check_task, parse_series_csv
+from explorer.tasks import TASKS, check_task
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
 from helpers import ASSETS
@@ -208,18 +208,3 @@ def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
     final = json.loads(rest[-1])
     assert process.returncode == 0
     assert final["type"] == "final" and final["stopped"] is True and final["steps_done"] < 100000
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b"a,b\n1,2\n", "at least two rows"),
-        (b"a,b\n1,2\n3\n", "row 3 has 1 values"),
-        (b"a\n1\nx\n", "not a number"),
-        (b"a\n1\nnan\n", "NaN or an infinite"),
-        (b"\xff\xfe", "not UTF-8"),
-    ],
-)
-def test_series_csv_errors(raw: bytes, message: str) -> None:
-    with pytest.raises(DataError, match=message):
-        parse_series_csv(raw)

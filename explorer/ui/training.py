@@ -10,10 +10,11 @@ import streamlit as st
 from explorer import charts
 from explorer.analysis import Analysis
 from explorer.runs import TrainingRun
-from explorer.tasks import TASKS, Kind, check_task, make_splits
+from explorer.tasks import TASKS, Kind, Task, check_task, make_splits
 from explorer.train import TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
+from explorer.userdata import USER_TASKS, DataError, user_task
 
 RUNS = "runs"
 MAX_STEPS = 5000
@@ -28,10 +29,39 @@ def _active() -> TrainingRun | None:
     return runs[-1] if runs else None
 
 
+USER_TITLES = {"csv-forecast": "Your CSV: forecasting", "csv-classify": "Your CSV: classification"}
+USER_DATA = "train.user_data"  # (kind, file name, bytes, Task) of the last good upload
+
+
+def _title(name: str) -> str:
+    return TASKS[name].title if name in TASKS else USER_TITLES[name]
+
+
+def _chosen_task() -> Task | None:
+    """The built-in task chosen, or the user's parsed CSV for a csv-* choice (None before an upload)."""
+    name = st.session_state["train.task"]
+    if name in TASKS:
+        return TASKS[name]
+    loaded = st.session_state.get(USER_DATA)
+    return loaded[3] if loaded and loaded[0] == name else None
+
+
 def _task_changed() -> None:
-    task = TASKS[st.session_state["train.task"]]
+    task = TASKS.get(st.session_state["train.task"], TASKS["forecast"])
     st.session_state["train.steps"] = task.suggested_steps
     st.session_state["train.lr"] = task.suggested_lr
+
+
+def _csv_changed() -> None:
+    upload, kind = st.session_state.get("train.csv"), st.session_state["train.task"]
+    if upload is None:
+        return
+    try:
+        task = user_task(kind, upload.getvalue(), upload.name)
+    except DataError as exc:
+        state.notify("error", f"{upload.name} was not used: {exc}. The format is in the README (Your own data).")
+        return
+    st.session_state[USER_DATA] = (kind, upload.name, upload.getvalue(), task)
 
 
 def _start() -> None:
@@ -45,7 +75,8 @@ def _start() -> None:
         report_every=max(1, s["train.steps"] // 100),  # about a hundred points per curve
     )
     runs = _runs()
-    runs.append(TrainingRun(len(runs) + 1, state.current(), TASKS[s["train.task"]], config))
+    csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
+    runs.append(TrainingRun(len(runs) + 1, state.current(), _chosen_task(), config, csv=csv_bytes))
 
 
 def _stop() -> None:
@@ -76,18 +107,23 @@ def train_tab(analysis: Analysis) -> None:
         s["train.task"] = "classify"
         _task_changed()
     columns = st.columns([2, 1, 1, 1, 1, 1])
-    columns[0].selectbox(
-        "Task", list(TASKS), key="train.task", format_func=lambda n: TASKS[n].title, on_change=_task_changed
-    )
+    columns[0].selectbox("Task", [*TASKS, *USER_TASKS], key="train.task", format_func=_title, on_change=_task_changed)
     columns[1].number_input("Steps", 1, MAX_STEPS, key="train.steps")
     columns[2].number_input("Learning rate", 1e-5, 1.0, key="train.lr", format="%.4f", step=1e-3)
     columns[3].number_input("Batch size", 1, 512, 64, key="train.batch")
     columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
     columns[5].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device")
-    task = TASKS[s["train.task"]]
-    st.caption(task.description + f" Baseline to beat: {task.baseline_name}.")
+    if s["train.task"] in USER_TASKS:
+        st.file_uploader(
+            "Your CSV (format: README, Your own data)", type=["csv", "txt"], key="train.csv", on_change=_csv_changed
+        )
+    task = _chosen_task()
+    if task is None:
+        st.caption("Upload a CSV to train on your own data.")
+    else:
+        st.caption(task.description + f" Baseline to beat: {task.baseline_name}.")
 
-    misfits = check_task(analysis.architecture, task) if analysis.valid else []
+    misfits = check_task(analysis.architecture, task) if analysis.valid and task else []
     diagnostic_list(misfits, "taskfix")
     run = _active()
     busy = run is not None and run.running
@@ -97,7 +133,7 @@ def train_tab(analysis: Analysis) -> None:
         key="train.start",
         type="primary",
         on_click=_start,
-        disabled=busy or bool(misfits) or not analysis.valid,
+        disabled=busy or bool(misfits) or not analysis.valid or task is None,
     )
     buttons[1].button("Stop", key="train.stop", on_click=_stop, disabled=not busy)
     if not analysis.valid:

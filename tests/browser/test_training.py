@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from helpers import ARTIFACTS
 
 
@@ -42,3 +44,27 @@ def test_live_training_survives_edits_and_stops(page) -> None:
     page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile(r"Run #\d+: stopped")).wait_for(timeout=10_000)
     page.get_by_role("button", name="Trained weights (state_dict)").wait_for(timeout=20_000)
+
+
+def test_train_on_an_uploaded_csv(page, tmp_path) -> None:
+    data = tmp_path / "series.csv"
+    data.write_text("a\n" + "\n".join(f"{(t % 17) / 17:.3f}" for t in range(200)) + "\n")
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("combobox", name="Task").click()
+    page.get_by_role("option", name="Your CSV: forecasting").click()
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Your CSV")
+    uploader.locator("input[type=file]").set_input_files(str(data))
+    # The tutorial stack does not fit the data: apply each suggested fix until Train is enabled.
+    fix = page.get_by_role("button", name="Fix")
+    expect(fix).to_have_count(2, timeout=20_000)  # features 10 → 1, softmax head → linear Dense(5)
+    for left in (1, 0):
+        fix.first.click()
+        expect(fix).to_have_count(left, timeout=20_000)
+    train = page.get_by_role("button", name="Train", exact=True)
+    expect(train).to_be_enabled()
+    steps = page.get_by_label("Steps")
+    steps.fill("60")
+    steps.press("Enter")
+    train.click()
+    page.get_by_text(re.compile(r"Run #\d+: done")).wait_for(timeout=60_000)
+    page.get_by_text("baseline (repeat the last value)").wait_for(timeout=20_000)

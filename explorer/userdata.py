@@ -1,0 +1,161 @@
+"""Your own data as a task, from a CSV file: forecasting (one series per column) or classification
+(one sequence per row, the label first: the UCR archive's layout). Sizes are capped, every cell is
+checked, and nothing in the file is executed.
+
+Forecasting: a header row names the series; each example is a window of `seq_len` values of one series,
+z-scored per series, and the target is its next 5 values. The last 20 % of every series' windows are
+held out for validation, so validation lies after training in time.
+
+Classification: no header; each row is `label,v1,v2,...`. Labels may be words or numbers; rows may
+differ in length (then the input must be variable-length). 20 % of rows, picked by the seed, validate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import torch
+
+from explorer.tasks import FORECAST_HORIZON, Data, Kind, Task
+
+MAX_CSV_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_WINDOWS = 20_000
+
+
+class DataError(ValueError):
+    """A CSV that cannot be used; the message says where and why."""
+
+
+def _rows(raw: bytes, max_bytes: int) -> list[list[str]]:
+    if len(raw) > max_bytes:
+        raise DataError(f"the file is {len(raw):,} bytes, more than the limit of {max_bytes:,}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:
+        raise DataError(f"the file is not valid CSV: {exc}") from None
+    if len(rows) > MAX_ROWS + 1:
+        raise DataError(f"the file has {len(rows):,} rows, more than the limit of {MAX_ROWS:,}")
+    return rows
+
+
+def _numbers(cells: list[str], row: int) -> list[float]:
+    try:
+        values = [float(cell) for cell in cells]
+    except ValueError:
+        raise DataError(f"row {row} holds something that is not a number: {cells[:5]}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise DataError(f"row {row} holds NaN or an infinite value")
+    return values
+
+
+def parse_series_csv(raw: bytes, max_bytes: int = MAX_CSV_BYTES) -> torch.Tensor:
+    """One time series per column under a header row of names: a (time, series) tensor."""
+    rows = _rows(raw, max_bytes)
+    if len(rows) < 3:
+        raise DataError("the file needs a header row and at least two rows of numbers")
+    header, body = rows[0], rows[1:]
+    values = []
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"row {r} has {len(row)} values but the header names {len(header)} columns")
+        values.append(_numbers(row, r))
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def forecast_task(raw: bytes, name: str = "your series") -> Task:
+    series = parse_series_csv(raw)
+    series = (series - series.mean(0)) / series.std(0).clamp_min(1e-6)  # z-score each series
+
+    def splits(seq_len: int, seed: int) -> tuple[Data, Data]:
+        span = seq_len + FORECAST_HORIZON
+        if series.size(0) < span + 1:
+            raise DataError(
+                f"each series needs more than {span} values for windows of {seq_len} steps and "
+                f"{FORECAST_HORIZON} targets; the file has {series.size(0)}"
+            )
+        windows = series.T.unfold(1, span, 1)  # (series, windows, span)
+        cut = max(1, int(windows.size(1) * 0.8))
+        train, val = windows[:, :cut].reshape(-1, span), windows[:, cut:].reshape(-1, span)
+        g = torch.Generator().manual_seed(seed)
+        train = train[torch.randperm(len(train), generator=g)[:MAX_WINDOWS]]
+        val = val[:MAX_WINDOWS]
+
+        def data(w: torch.Tensor) -> Data:
+            return Data(w[:, :seq_len, None], w[:, seq_len:], torch.full((len(w),), seq_len, dtype=torch.long))
+
+        return data(train), data(val)
+
+    return Task(
+        "csv-forecast",
+        f"Forecasting {name}",
+        f"Your {series.size(1)} series: predict the next five values.",
+        Kind.REGRESSION,
+        1,
+        FORECAST_HORIZON,
+        False,
+        30,
+        lambda *_: None,
+        "repeat the last value",
+        user_splits=splits,
+    )
+
+
+def classification_task(raw: bytes, name: str = "your sequences", max_seq_len: int = 2000) -> Task:
+    rows = _rows(raw, MAX_CSV_BYTES)
+    if len(rows) < 10:
+        raise DataError(f"the file has {len(rows)} rows; classification needs at least 10 (one sequence a row)")
+    labels = [row[0].strip() for row in rows]
+    names = sorted(set(labels))
+    if len(names) < 2:
+        raise DataError("every row has the same label: classification needs at least two")
+    sequences = []
+    for r, row in enumerate(rows, start=1):
+        if len(row) < 3:
+            raise DataError(f"row {r} has no sequence after its label (at least two values are needed)")
+        if len(row) - 1 > max_seq_len:
+            raise DataError(f"row {r} has {len(row) - 1} values, more than the sequence limit of {max_seq_len}")
+        sequences.append(_numbers(row[1:], r))
+    lengths = torch.tensor([len(s) for s in sequences])
+    longest = int(lengths.max())
+    x = torch.zeros(len(rows), longest, 1)
+    for i, values in enumerate(sequences):
+        x[i, : len(values), 0] = torch.tensor(values)
+    x = (x - x[x != 0].mean()) / x[x != 0].std().clamp_min(1e-6) * (x != 0)  # z-score the values, keep padding 0
+    y = torch.tensor([names.index(label) for label in labels])
+    equal = bool((lengths == longest).all())
+
+    def splits(seq_len: int, seed: int) -> tuple[Data, Data]:
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+        cut = max(1, int(len(y) * 0.8))
+        pick = [order[:cut], order[cut:]]
+        return tuple(Data(x[p], y[p], lengths[p]) for p in pick)
+
+    return Task(
+        "csv-classify",
+        f"Classifying {name}",
+        f"Your {len(rows)} sequences in {len(names)} classes ({', '.join(names[:6])}{'…' if len(names) > 6 else ''}).",
+        Kind.CLASSIFICATION,
+        1,
+        len(names),
+        False,
+        longest,
+        lambda *_: None,
+        "majority class",
+        user_splits=splits,
+        fixed_seq_len=longest if equal else None,
+        variable_lengths=not equal,
+    )
+
+
+USER_TASKS = {"csv-forecast": forecast_task, "csv-classify": classification_task}
+
+
+def user_task(kind: str, raw: bytes, name: str) -> Task:
+    return USER_TASKS[kind](raw, name)
