@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from explorer.cli_train import train_command  # torch is imported only for training
 
-        return train_command(arch, args)
+        return train_command(arch, args, limits)
     if args.command == "summary":
         print(json.dumps(summary_json(arch), indent=2) if args.json else summary_text(arch))
         return 0

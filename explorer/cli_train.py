@@ -14,10 +14,10 @@ import threading
 import torch
 
 from explorer.build import count_parameters
-from explorer.spec import Architecture
+from explorer.spec import Architecture, Limits
 from explorer.tasks import TASKS, Task
 from explorer.train import Report, TaskMismatch, TrainConfig, Trainer
-from explorer.userdata import MAX_CSV_BYTES, USER_TASKS, DataError, user_task
+from explorer.userdata import USER_TASKS, DataError, user_task
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -31,7 +31,7 @@ def _print_report(report: Report, as_json: bool) -> None:
     )
 
 
-def _task(args: argparse.Namespace) -> Task:
+def _task(args: argparse.Namespace, limits: Limits) -> Task:
     if args.task not in USER_TASKS:
         if args.csv:
             raise DataError(f"--csv goes with --task csv-forecast or csv-classify, not {args.task}")
@@ -40,15 +40,15 @@ def _task(args: argparse.Namespace) -> Task:
         raise DataError(f"--task {args.task} needs your data: --csv FILE")
     try:
         with args.csv.open("rb") as handle:
-            raw = handle.read(MAX_CSV_BYTES + 1)
+            raw = handle.read(limits.max_csv_bytes + 1)
     except OSError as exc:
         raise DataError(f"cannot read {args.csv}: {exc.strerror or exc}") from None
-    return user_task(args.task, raw, args.csv.name)
+    return user_task(args.task, raw, args.csv.name, limits)
 
 
-def train_command(arch: Architecture, args: argparse.Namespace) -> int:
+def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) -> int:
     try:
-        task = _task(args)
+        task = _task(args, limits)
     except DataError as exc:
         print(f"error: {args.csv}: {exc}" if args.csv else f"error: {exc}", file=sys.stderr)
         return 2
@@ -61,7 +61,13 @@ def train_command(arch: Architecture, args: argparse.Namespace) -> int:
         device=args.device,
         report_every=args.report_every,
         threads=args.threads,
+        max_seconds=limits.max_train_seconds,
     )
+    try:
+        config.check(limits)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         trainer = Trainer(arch, task, config, on_report=lambda r: _print_report(r, args.json))
     except TaskMismatch as exc:
@@ -85,6 +91,7 @@ def train_command(arch: Architecture, args: argparse.Namespace) -> int:
         "task": task.name,
         "steps_done": result.steps_done,
         "stopped": result.stopped,
+        "stop_reason": result.stop_reason,
         "failure": result.failure,
         "device": result.device,
         "device_note": result.device_note,

@@ -31,53 +31,60 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
+class _Progress:
+    """What the reader thread writes. Kept apart from the run, so the thread holds no reference to the
+    run: a run nobody holds any more (its tab closed) is collected, and its finalizer kills the worker."""
+
+    reports: list[dict] = field(default_factory=list)
+    final: dict | None = None
+    error: str | None = None
+
+
+def _read(process: subprocess.Popen, progress: _Progress) -> None:
+    for line in process.stdout:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if message.get("type") == "report":
+            progress.reports.append(message)
+        elif message.get("type") == "final":
+            progress.final = message
+    process.wait()
+    if progress.final is None:
+        progress.error = process.stderr.read().strip()[-2000:] or f"the run ended with code {process.returncode}"
+
+
+@dataclass(eq=False)
 class TrainingRun:
-    """Progress of one run, updated by a reader thread; safe to read from the page at any time."""
+    """One run; its progress is updated by a reader thread and safe to read from the page at any time."""
 
     number: int
     arch: Architecture
     task: Task
     config: TrainConfig
-    reports: list[dict] = field(default_factory=list)
-    final: dict | None = None
-    error: str | None = None
-    started_at: float = field(default_factory=time.monotonic)
-    stop_requested: bool = False
     csv: bytes | None = None  # the user's data, for the csv-* tasks
+    stop_requested: bool = False
 
     def __post_init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
         self.weights_path = Path(self._dir.name) / "weights.pt"
-        command = [
-            sys.executable,
-            "-m",
-            "explorer",
-            "train",
-            "-",
-            "--json",
-            "--task",
-            self.task.name,
-            "--steps",
-            str(self.config.steps),
-            "--lr",
-            str(self.config.lr),
-            "--batch-size",
-            str(self.config.batch_size),
-            "--seed",
-            str(self.config.seed),
-            "--device",
-            self.config.device,
-            "--report-every",
-            str(self.config.report_every),
-            "--threads",
-            str(self.config.threads or 1),
-            "--save-weights",
-            str(self.weights_path),
-        ]
+        command = [sys.executable, "-m", "explorer", "train", "-", "--json", "--task", self.task.name]
+        options = {
+            "--steps": self.config.steps,
+            "--lr": self.config.lr,
+            "--batch-size": self.config.batch_size,
+            "--seed": self.config.seed,
+            "--device": self.config.device,
+            "--report-every": self.config.report_every,
+            "--threads": self.config.threads or 1,
+            "--save-weights": self.weights_path,
+        }
         if self.csv is not None:
-            data_path = Path(self._dir.name) / "data.csv"
-            data_path.write_bytes(self.csv)
-            command += ["--csv", str(data_path)]
+            options["--csv"] = Path(self._dir.name) / "data.csv"
+            options["--csv"].write_bytes(self.csv)
+        for flag, value in options.items():
+            command += [flag, str(value)]
         self._process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -91,29 +98,30 @@ class TrainingRun:
         self._finalizer = weakref.finalize(self, _kill, self._process, self._dir)
         self._process.stdin.write(architecture_to_json(self.arch))
         self._process.stdin.close()
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._progress = _Progress()
+        self._reader = threading.Thread(target=_read, args=(self._process, self._progress), daemon=True)
         self._reader.start()
 
-    def _read(self) -> None:
-        for line in self._process.stdout:
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if message.get("type") == "report":
-                self.reports.append(message)
-            elif message.get("type") == "final":
-                self.final = message
-        self._process.wait()
-        if self.final is None:
-            self.error = (
-                self._process.stderr.read().strip()[-2000:] or f"the run ended with code {self._process.returncode}"
-            )
+    @property
+    def reports(self) -> list[dict]:
+        return self._progress.reports
+
+    @property
+    def final(self) -> dict | None:
+        return self._progress.final
+
+    @property
+    def error(self) -> str | None:
+        return self._progress.error
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     @property
     def running(self) -> bool:
         # The final line comes after the weights are saved: the run is over before the process has exited.
-        return self.final is None and self._reader.is_alive()
+        return self._progress.final is None and self._reader.is_alive()
 
     @property
     def status(self) -> str:
@@ -154,6 +162,34 @@ class TrainingRun:
     def label(self) -> str:
         layers = "→".join(f"{layer.type.value}{layer.units}" for layer in self.arch.layers)
         return f"#{self.number} {layers} · {self.task.name} · seed {self.config.seed}"
+
+
+class ServerBusy(RuntimeError):
+    """As many runs as the server allows are training; the message says so and what to do."""
+
+
+class TrainingSlots:
+    """Server-wide count of runs training at once, shared by every session (one per server process)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # an abandoned run does not hold a slot
+
+    def training(self) -> int:
+        return sum(1 for run in list(self._runs) if run.running)
+
+    def start(self, *args, **kwargs) -> TrainingRun:
+        with self._lock:  # two sessions pressing Train at once cannot both take the last slot
+            busy = self.training()
+            if busy >= self.capacity:
+                raise ServerBusy(
+                    f"The server is already training {busy} models, its limit (EXPLORER_MAX_CONCURRENT_TRAININGS="
+                    f"{self.capacity}). Press Train again when one of them has finished."
+                )
+            run = TrainingRun(*args, **kwargs)
+            self._runs.add(run)
+            return run
 
 
 def _kill(process: subprocess.Popen, directory: tempfile.TemporaryDirectory) -> None:

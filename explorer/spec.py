@@ -48,7 +48,12 @@ class Limits:
     max_seq_len: int = 2000
     max_batch: int = 1024
     max_num_layers: int = 8
-    max_file_bytes: int = 256 * 1024
+    max_file_bytes: int = 256 * 1024  # architecture files and links
+    max_csv_bytes: int = 2 * 1024 * 1024  # your own data
+    max_steps: int = 5000  # per training run
+    max_batch_size: int = 512  # training batch
+    max_train_seconds: int = 300  # a run stops itself after this long
+    max_concurrent_trainings: int = 4  # on the whole server; one more is refused with a message
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from explorer.build import StackedRNN, build
+from explorer.spec import DEFAULT_LIMITS, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
 
 
@@ -29,6 +30,18 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda or mps
     report_every: int = 10
     threads: int | None = 1  # torch CPU threads; one per training shares the cores fairly
+    max_seconds: float | None = None  # the run stops itself after this long (the server's limit)
+
+    def check(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        """The server's limits hold for every way a run is started: page, CLI, worker."""
+        for name, value, high, variable in [
+            ("steps", self.steps, limits.max_steps, "EXPLORER_MAX_STEPS"),
+            ("batch size", self.batch_size, limits.max_batch_size, "EXPLORER_MAX_BATCH_SIZE"),
+        ]:
+            if not 1 <= value <= high:
+                raise ValueError(f"{name} must be from 1 to {high} (the limit, {variable}), received {value}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"the learning rate must be a finite number > 0, received {self.lr}")
 
 
 @dataclass(frozen=True)
@@ -52,13 +65,14 @@ class Report:
 @dataclass
 class Result:
     reports: list[Report]
-    stopped: bool  # by the caller
+    stopped: bool  # by the caller, or by the time limit
     failure: str | None  # why training ended early on its own (NaN loss, out of memory)
     baseline: float
     device: str
     device_note: str | None
     model: StackedRNN
     steps_done: int
+    stop_reason: str | None = None
 
     @property
     def final(self) -> Report | None:
@@ -165,11 +179,17 @@ class Trainer:
         batches = torch.Generator().manual_seed(config.seed + 1)
         reports: list[Report] = []
         running = torch.zeros((), device=self.device)  # summed on the device: no sync per step
-        since_report, failure, stopped, steps_done = 0, None, False, 0
+        since_report, failure, stopped, steps_done, stop_reason = 0, None, False, 0, None
         start = time.perf_counter()
         for step in range(1, config.steps + 1):
             if should_stop():
+                stopped, stop_reason = True, "stopped on request"
+                break
+            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
                 stopped = True
+                stop_reason = (
+                    f"stopped at the server's time limit of {config.max_seconds:g} s (EXPLORER_MAX_TRAIN_SECONDS)"
+                )
                 break
             model.train()
             index = torch.randint(0, len(train), (config.batch_size,), generator=batches).to(self.device)
@@ -209,7 +229,9 @@ class Trainer:
             if self.on_report:
                 self.on_report(report)
         model.eval()
-        return Result(reports, stopped, failure, base, str(self.device), self.device_note, model, steps_done)
+        return Result(
+            reports, stopped, failure, base, str(self.device), self.device_note, model, steps_done, stop_reason
+        )
 
     def _evaluate(self, model: StackedRNN, val: Data) -> tuple[float, float]:
         model.eval()

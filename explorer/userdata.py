@@ -15,12 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import torch
 
+from explorer.spec import DEFAULT_LIMITS, Limits
 from explorer.tasks import FORECAST_HORIZON, Data, Kind, Task
 
-MAX_CSV_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_WINDOWS = 20_000
 
@@ -55,7 +56,7 @@ def _numbers(cells: list[str], row: int) -> list[float]:
     return values
 
 
-def parse_series_csv(raw: bytes, max_bytes: int = MAX_CSV_BYTES) -> torch.Tensor:
+def parse_series_csv(raw: bytes, max_bytes: int = DEFAULT_LIMITS.max_csv_bytes) -> torch.Tensor:
     """One time series per column under a header row of names: a (time, series) tensor."""
     rows = _rows(raw, max_bytes)
     if len(rows) < 3:
@@ -69,8 +70,8 @@ def parse_series_csv(raw: bytes, max_bytes: int = MAX_CSV_BYTES) -> torch.Tensor
     return torch.tensor(values, dtype=torch.float32)
 
 
-def forecast_task(raw: bytes, name: str = "your series") -> Task:
-    series = parse_series_csv(raw)
+def forecast_task(raw: bytes, name: str = "your series", limits: Limits = DEFAULT_LIMITS) -> Task:
+    series = parse_series_csv(raw, limits.max_csv_bytes)
     series = (series - series.mean(0)) / series.std(0).clamp_min(1e-6)  # z-score each series
 
     def splits(seq_len: int, seed: int) -> tuple[Data, Data]:
@@ -107,8 +108,9 @@ def forecast_task(raw: bytes, name: str = "your series") -> Task:
     )
 
 
-def classification_task(raw: bytes, name: str = "your sequences", max_seq_len: int = 2000) -> Task:
-    rows = _rows(raw, MAX_CSV_BYTES)
+def classification_task(raw: bytes, name: str = "your sequences", limits: Limits = DEFAULT_LIMITS) -> Task:
+    rows = _rows(raw, limits.max_csv_bytes)
+    max_seq_len = limits.max_seq_len
     if len(rows) < 10:
         raise DataError(f"the file has {len(rows)} rows; classification needs at least 10 (one sequence a row)")
     labels = [row[0].strip() for row in rows]
@@ -157,5 +159,11 @@ def classification_task(raw: bytes, name: str = "your sequences", max_seq_len: i
 USER_TASKS = {"csv-forecast": forecast_task, "csv-classify": classification_task}
 
 
-def user_task(kind: str, raw: bytes, name: str) -> Task:
-    return USER_TASKS[kind](raw, name)
+def user_task(kind: str, raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Task:
+    return USER_TASKS[kind](raw, safe_name(name), limits)
+
+
+def safe_name(name: str) -> str:
+    """A file name as shown on the page: letters, digits and . _ - only, so it cannot inject markdown or HTML."""
+    kept = re.sub(r"[^\w.\-]+", "_", name)[:60].strip("_.")
+    return kept or "your file"

@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from explorer.analysis import apply_fix
-from explorer.spec import Activation, Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import DEFAULT_LIMITS, Activation, Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
 from explorer.tasks import check_task
 from explorer.train import TrainConfig, Trainer
-from explorer.userdata import MAX_CSV_BYTES, DataError, classification_task, forecast_task, parse_series_csv
+from explorer.userdata import DataError, classification_task, forecast_task, parse_series_csv
 
 
 def series_csv(length: int = 300) -> bytes:
@@ -76,7 +76,7 @@ def test_a_fixed_length_mismatch_names_the_length() -> None:
         (b"a\n1\nx\n", "not a number"),
         (b"a\n1\nnan\n", "NaN or an infinite"),
         (b"\xff\xfe", "not UTF-8"),
-        (b"a\n" + b"1\n" * (MAX_CSV_BYTES // 2), "more than the limit"),
+        (b"a\n" + b"1\n" * (DEFAULT_LIMITS.max_csv_bytes // 2), "more than the limit"),
     ],
 )
 def test_series_csv_errors(raw: bytes, message: str) -> None:

@@ -9,15 +9,20 @@ import streamlit as st
 
 from explorer import charts
 from explorer.analysis import Analysis
-from explorer.runs import TrainingRun
+from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
 from explorer.tasks import TASKS, Kind, Task, check_task, make_splits
 from explorer.train import TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
-from explorer.userdata import USER_TASKS, DataError, user_task
+from explorer.userdata import USER_TASKS, DataError, safe_name, user_task
 
 RUNS = "runs"
-MAX_STEPS = 5000
+
+
+@st.cache_resource
+def _slots() -> TrainingSlots:
+    """One per server: every session's runs count against the same limit."""
+    return TrainingSlots(state.limits().max_concurrent_trainings)
 
 
 def _runs() -> list[TrainingRun]:
@@ -57,9 +62,10 @@ def _csv_changed() -> None:
     if upload is None:
         return
     try:
-        task = user_task(kind, upload.getvalue(), upload.name)
+        task = user_task(kind, upload.getvalue(), upload.name, state.limits())
     except DataError as exc:
-        state.notify("error", f"{upload.name} was not used: {exc}. The format is in the README (Your own data).")
+        name = safe_name(upload.name)
+        state.notify("error", f"{name} was not used: {exc}. The format is in the README (Your own data).")
         return
     st.session_state[USER_DATA] = (kind, upload.name, upload.getvalue(), task)
 
@@ -73,10 +79,17 @@ def _start() -> None:
         seed=s["train.seed"],
         device=s["train.device"],
         report_every=max(1, s["train.steps"] // 100),  # about a hundred points per curve
+        max_seconds=state.limits().max_train_seconds,
     )
     runs = _runs()
     csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
-    runs.append(TrainingRun(len(runs) + 1, state.current(), _chosen_task(), config, csv=csv_bytes))
+    try:
+        config.check(state.limits())
+        run = _slots().start(len(runs) + 1, state.current(), _chosen_task(), config, csv=csv_bytes)
+    except (ValueError, ServerBusy) as exc:
+        state.notify("error", f"Training did not start: {exc}")
+        return
+    runs.append(run)
 
 
 def _stop() -> None:
@@ -108,9 +121,10 @@ def train_tab(analysis: Analysis) -> None:
         _task_changed()
     columns = st.columns([2, 1, 1, 1, 1, 1])
     columns[0].selectbox("Task", [*TASKS, *USER_TASKS], key="train.task", format_func=_title, on_change=_task_changed)
-    columns[1].number_input("Steps", 1, MAX_STEPS, key="train.steps")
+    limits = state.limits()
+    columns[1].number_input("Steps", 1, limits.max_steps, key="train.steps")
     columns[2].number_input("Learning rate", 1e-5, 1.0, key="train.lr", format="%.4f", step=1e-3)
-    columns[3].number_input("Batch size", 1, 512, 64, key="train.batch")
+    columns[3].number_input("Batch size", 1, limits.max_batch_size, 64, key="train.batch")
     columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
     columns[5].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device")
     if s["train.task"] in USER_TASKS:
@@ -170,6 +184,8 @@ def _after(run: TrainingRun) -> None:
     final = run.final
     if final["failure"]:
         st.error(final["failure"])
+    elif final.get("stop_reason") and "time limit" in final["stop_reason"]:
+        st.info(f"Run #{run.number} {final['stop_reason']}.")
     if final["device_note"]:
         st.warning(final["device_note"])
     if not run.reports:

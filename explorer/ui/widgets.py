@@ -16,6 +16,7 @@ from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
 from explorer.spec import Activation, CellType, DenseHead, InputSpec, architecture_to_json
 from explorer.ui import state
+from explorer.userdata import safe_name
 
 CELLS = [c.value for c in CellType]
 
@@ -49,7 +50,7 @@ def _head_changed() -> None:
 def _upload_changed() -> None:
     upload = st.session_state.get("upload")
     if upload is not None:
-        state.load_text(upload.getvalue(), f"The file {upload.name!r}")
+        state.load_text(upload.getvalue(), f"The file {safe_name(upload.name)}")
 
 
 def sidebar() -> None:
