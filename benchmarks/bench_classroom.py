@@ -104,13 +104,13 @@ def main() -> None:
         server.terminate()
 
     quantiles = statistics.quantiles(latencies, n=20)
+    p50, p95 = statistics.median(latencies) * 1e3, quantiles[18] * 1e3
+    per_session = (open_rss - first_rss) / max(args.sessions - 1, 1)
     print(f"{args.sessions} sessions open, {args.training} training at once, {len(latencies)} edits timed")
+    print(f"edit → redrawn SVG under load: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     print(
-        f"edit → redrawn SVG under load: p50 {statistics.median(latencies) * 1e3:.0f} ms, p95 {quantiles[18] * 1e3:.0f} ms"
-    )
-    print(
-        f"server memory: {idle_rss:.0f} MiB idle, {open_rss:.0f} MiB with {args.sessions} sessions "
-        f"({(open_rss - idle_rss) / args.sessions:.1f} MiB per session); each training runs in its own worker"
+        f"server memory: {first_rss:.0f} MiB with one session, {open_rss:.0f} MiB with {args.sessions} "
+        f"({per_session:.1f} MiB per further session); each training runs in its own worker process"
     )
     print(f"trainings still running when checked: {still_training} of {args.training}")
     print(f"errors: {len(errors)}")
