@@ -95,10 +95,12 @@ def main() -> None:
                 if units != [str(10 + n)]:
                     errors.append(f"session {n} shows LSTM units {units}, expected [{10 + n}]")
             still_training = sum(page.get_by_text(re.compile(r"Run #1: running")).count() for page in trainers)
+            for page in trainers:  # a run may have finished meanwhile; stop the others
+                stop = page.get_by_role("button", name="Stop")
+                if stop.is_enabled():
+                    stop.click()
             for page in trainers:
-                page.get_by_role("button", name="Stop").click()
-            for page in trainers:
-                page.get_by_text(re.compile(r"Run #1: stopped")).wait_for(timeout=60_000)
+                page.get_by_text(re.compile(r"Run #1: (stopped|done)")).wait_for(timeout=60_000)
             browser.close()
     finally:
         server.terminate()

@@ -17,34 +17,22 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
     for n, (label, reports) in enumerate(runs):
         color = palette[n % len(palette)]
         steps = [r["step"] for r in reports]
-        figure.add_scatter(
-            x=steps,
-            y=[r["train_loss"] for r in reports],
-            name=f"{label} train",
-            line={"color": color},
-            legendgroup=label,
-            row=1,
-            col=1,
-        )
-        figure.add_scatter(
-            x=steps,
-            y=[r["val_loss"] for r in reports],
-            name=f"{label} validation",
-            line={"color": color, "dash": "dash"},
-            legendgroup=label,
-            row=1,
-            col=1,
-        )
-        figure.add_scatter(
-            x=steps,
-            y=[r["val_metric"] for r in reports],
-            name=f"{label} {metric}",
-            line={"color": color},
-            legendgroup=label,
-            showlegend=False,
-            row=1,
-            col=2,
-        )
+        series = [
+            ("train_loss", f"{label} train", "solid", 1, True),
+            ("val_loss", f"{label} validation", "dash", 1, True),
+            ("val_metric", f"{label} {metric}", "solid", 2, False),
+        ]
+        for key, name, dash, col, legend in series:
+            figure.add_scatter(
+                x=steps,
+                y=[r[key] for r in reports],
+                name=name,
+                line={"color": color, "dash": dash},
+                legendgroup=label,
+                showlegend=legend,
+                row=1,
+                col=col,
+            )
     figure.update_xaxes(title_text="step")
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_layout(**_LAYOUT, legend={"orientation": "h", "y": -0.25})

@@ -172,7 +172,7 @@ def test_cli_train_json(tmp_path) -> None:
     ("args", "message"),
     [
         (["--task", "nope"], "invalid choice"),
-        (["--task", "classify", "--steps", "0"], "must be >= 1"),
+        (["--task", "classify", "--steps", "0"], "must be a finite number > 0, received 0"),
         (["--task", "classify", "--lr", "nan"], "finite number > 0"),
         (["--task", "label"], "Set return_sequences=True on layer 2"),
     ],
