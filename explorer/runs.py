@@ -67,6 +67,7 @@ class TrainingRun:
     stop_requested: bool = False
 
     def __post_init__(self) -> None:
+        self.last_seen = time.monotonic()
         self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
         self.weights_path = Path(self._dir.name) / "weights.pt"
         command = [sys.executable, "-m", "explorer", "train", "-", "--json", "--task", self.task.name]
@@ -102,6 +103,10 @@ class TrainingRun:
         self._reader = threading.Thread(target=_read, args=(self._process, self._progress), daemon=True)
         self._reader.start()
 
+    def touch(self) -> None:
+        """The page showed this run: someone is still watching it."""
+        self.last_seen = time.monotonic()
+
     @property
     def reports(self) -> list[dict]:
         return self._progress.reports
@@ -127,6 +132,8 @@ class TrainingRun:
     def status(self) -> str:
         if self.running:
             return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
+        if self.final is None and self.stop_requested:
+            return "stopped"  # stopped while the worker was still starting, before its first step
         if self.error or (self.final and self.final["failure"]):
             return "failed"
         return "stopped" if self.final["stopped"] else "done"
@@ -171,10 +178,12 @@ class ServerBusy(RuntimeError):
 class TrainingSlots:
     """Server-wide count of runs training at once, shared by every session (one per server process)."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, max_unwatched_s: float = 90.0):
         self.capacity = capacity
+        self.max_unwatched_s = max_unwatched_s
         self._lock = threading.Lock()
         self._runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # an abandoned run does not hold a slot
+        self._watchdog: threading.Thread | None = None
 
     def training(self) -> int:
         return sum(1 for run in list(self._runs) if run.running)
@@ -189,7 +198,18 @@ class TrainingSlots:
                 )
             run = TrainingRun(*args, **kwargs)
             self._runs.add(run)
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._stop_unwatched, daemon=True)
+                self._watchdog.start()
             return run
+
+    def _stop_unwatched(self) -> None:
+        """Stop runs whose page stopped polling them: the tab was closed, or the browser went away."""
+        while True:
+            time.sleep(min(1.0, self.max_unwatched_s / 4))
+            for run in list(self._runs):
+                if run.running and not run.stop_requested and time.monotonic() - run.last_seen > self.max_unwatched_s:
+                    run.stop()
 
 
 def _kill(process: subprocess.Popen, directory: tempfile.TemporaryDirectory) -> None:

@@ -54,6 +54,9 @@ class Limits:
     max_batch_size: int = 512  # training batch
     max_train_seconds: int = 300  # a run stops itself after this long
     max_concurrent_trainings: int = 4  # on the whole server; one more is refused with a message
+    # A run no page has looked at for this long is stopped (its tab was closed). Browsers slow the
+    # timers of background tabs to about once a minute, so this stays well above a minute.
+    max_unwatched_seconds: int = 90
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:

@@ -154,3 +154,20 @@ def test_a_tampered_link_cannot_change_another_sessions_architecture() -> None:
     honest.run()
     assert not honest.error
     assert honest.session_state["arch"].input.features == 10
+
+
+def test_a_run_no_page_watches_any_more_is_stopped() -> None:
+    slots = TrainingSlots(capacity=2, max_unwatched_s=1.0)
+    watched = slots.start(1, TUTORIAL, TASKS["classify"], LONG)
+    unwatched = slots.start(2, TUTORIAL, TASKS["classify"], LONG)
+    try:
+        deadline = time.monotonic() + 20
+        while unwatched.running and time.monotonic() < deadline:
+            watched.touch()  # its page keeps polling
+            time.sleep(0.2)
+        assert unwatched.status == "stopped"
+        assert watched.running
+    finally:
+        watched.stop()
+        unwatched.stop()
+        assert watched.wait(timeout=30) and unwatched.wait(timeout=30)

@@ -22,7 +22,8 @@ RUNS = "runs"
 @st.cache_resource
 def _slots() -> TrainingSlots:
     """One per server: every session's runs count against the same limit."""
-    return TrainingSlots(state.limits().max_concurrent_trainings)
+    limits = state.limits()
+    return TrainingSlots(limits.max_concurrent_trainings, limits.max_unwatched_seconds)
 
 
 def _runs() -> list[TrainingRun]:
@@ -165,6 +166,7 @@ def _live(run: TrainingRun) -> None:
     # costs the worker CPU on a small machine (0.82× of headless speed at 0.5 s, 0.94× at 1 s).
     @st.fragment(run_every=1.0 if run.running else None)
     def live() -> None:
+        run.touch()
         eta = "" if run.eta_s is None else f", about {run.eta_s:.0f} s left"
         speed = f", {run.reports[-1]['steps_per_s']:.0f} steps/s" if run.reports else ""
         st.progress(run.progress, text=f"Run #{run.number}: {run.status}{speed}{eta}")
@@ -178,8 +180,11 @@ def _live(run: TrainingRun) -> None:
 
 
 def _after(run: TrainingRun) -> None:
-    if run.error:
-        st.error(f"Run #{run.number} failed: {run.error}")
+    if run.final is None:
+        if run.stop_requested:
+            st.info(f"Run #{run.number} was stopped before its first step.")
+        else:
+            st.error(f"Run #{run.number} failed: {run.error}")
         return
     final = run.final
     if final["failure"]:

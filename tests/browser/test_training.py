@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 
 from playwright.sync_api import expect
 
-from helpers import ARTIFACTS
+from helpers import ARTIFACTS, start_app
 
 
 def progress_step(page) -> float:
@@ -45,6 +47,16 @@ def test_live_training_survives_edits_and_stops(page) -> None:
     page.get_by_text(re.compile(r"Run #\d+: stopped")).wait_for(timeout=10_000)
     page.get_by_role("button", name="Trained weights (state_dict)").wait_for(timeout=20_000)
 
+    # A hostile file afterwards: a message, and the architecture and the trained run both stay.
+    edges = page.locator("svg g.edge text").all_text_contents()
+    bad = ARTIFACTS / "hostile.json"
+    bad.write_bytes(b'{"input": {"features": NaN}, "layers": [' * 3)
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Load an architecture file")
+    uploader.locator("input[type=file]").set_input_files(str(bad))
+    page.get_by_text("was not loaded").wait_for(timeout=20_000)
+    assert page.locator("svg g.edge text").all_text_contents() == edges
+    assert page.get_by_role("button", name="Trained weights (state_dict)").is_visible()
+
 
 def test_train_on_an_uploaded_csv(page, tmp_path) -> None:
     data = tmp_path / "series.csv"
@@ -68,3 +80,33 @@ def test_train_on_an_uploaded_csv(page, tmp_path) -> None:
     train.click()
     page.get_by_text(re.compile(r"Run #\d+: done")).wait_for(timeout=60_000)
     page.get_by_text("baseline (repeat the last value)").wait_for(timeout=20_000)
+
+
+def _workers(server_pid: int) -> list[int]:
+    """The training workers the app server started (its children running `explorer train`)."""
+    found = subprocess.run(["pgrep", "-P", str(server_pid), "-f", "explorer train"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_closing_the_tab_ends_its_training(browser) -> None:
+    server, url = start_app({"EXPLORER_MAX_UNWATCHED_SECONDS": "3"})
+    try:
+        context = browser.new_context(viewport={"width": 1500, "height": 1300})
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("svg g.edge text", timeout=60_000)
+        page.get_by_role("tab", name="Train").click()
+        steps = page.get_by_label("Steps")
+        steps.fill("5000")
+        steps.press("Enter")
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.get_by_text(re.compile(r"Run #\d+: running")).wait_for(timeout=60_000)
+        assert len(_workers(server.pid)) == 1
+        context.close()  # the student closes the tab mid-training
+        deadline = time.monotonic() + 30
+        while _workers(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _workers(server.pid) == []
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
