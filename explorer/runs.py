@@ -18,13 +18,14 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
 from explorer.build import StackedRNN, build
 from explorer.spec import Architecture, architecture_to_json
-from explorer.tasks import Task
+from explorer.tasks import Data, Task, make_splits
 from explorer.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,10 +161,17 @@ class TrainingRun:
         last = self.reports[-1]
         return (self.config.steps - last["step"]) / max(last["steps_per_s"], 1e-9)
 
-    def load_model(self) -> StackedRNN:
+    @cached_property
+    def model(self) -> StackedRNN:
+        """The trained model, loaded once (the page reruns on every edit). Only after the run has ended."""
         model = build(self.arch)
         model.load_state_dict(torch.load(self.weights_path, weights_only=True))
         return model.eval()
+
+    @cached_property
+    def validation_samples(self) -> Data:
+        """64 validation sequences of the run's own data, to look inside the trained model."""
+        return make_splits(self.task, self.arch, self.config.seed, n_train=1, n_val=64)[1]
 
     @property
     def label(self) -> str:

@@ -193,7 +193,7 @@ def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
             "--task",
             "classify",
             "--steps",
-            "100000",
+            "5000",
             "--report-every",
             "5",
             "--json",
@@ -207,4 +207,4 @@ def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
     rest = process.communicate(timeout=30)[0].splitlines()
     final = json.loads(rest[-1])
     assert process.returncode == 0
-    assert final["type"] == "final" and final["stopped"] is True and final["steps_done"] < 100000
+    assert final["type"] == "final" and final["stopped"] is True and final["steps_done"] < 5000

@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import charts
 from explorer.analysis import Analysis
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
-from explorer.tasks import TASKS, Kind, Task, check_task, make_splits
+from explorer.tasks import TASKS, Kind, Task, check_task
 from explorer.train import TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
@@ -223,8 +223,7 @@ def _after(run: TrainingRun) -> None:
 
 def _inside(run: TrainingRun) -> None:
     """What the trained network did on one validation sequence."""
-    model = run.load_model()
-    _, val = make_splits(run.task, run.arch, run.config.seed, n_train=1, n_val=64)
+    model, val = run.model, run.validation_samples
     columns = st.columns(2)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = [f"{i + 1} {layer.type.value}" for i, layer in enumerate(run.arch.layers)]

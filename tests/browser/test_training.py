@@ -17,13 +17,18 @@ def progress_step(page) -> float:
     return float(bar.get_attribute("aria-valuenow") or 0)
 
 
-def test_live_training_survives_edits_and_stops(page) -> None:
+def train(page, steps: int, until: str = "running") -> None:
+    """Set the steps and press Train in the Train tab; wait until the run's status reads `until`."""
     page.get_by_role("tab", name="Train").click()
-    steps = page.get_by_label("Steps")
-    steps.fill("5000")
-    steps.press("Enter")
+    box = page.get_by_label("Steps")
+    box.fill(str(steps))
+    box.press("Enter")
     page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(re.compile(r"Run #\d+: running")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(rf"Run #\d+: {until}")).wait_for(timeout=60_000)
+
+
+def test_live_training_survives_edits_and_stops(page) -> None:
+    train(page, 5000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
     first = progress_step(page)
     page.wait_for_timeout(1500)
@@ -72,13 +77,8 @@ def test_train_on_an_uploaded_csv(page, tmp_path) -> None:
     for left in (1, 0):
         fix.first.click()
         expect(fix).to_have_count(left, timeout=20_000)
-    train = page.get_by_role("button", name="Train", exact=True)
-    expect(train).to_be_enabled()
-    steps = page.get_by_label("Steps")
-    steps.fill("60")
-    steps.press("Enter")
-    train.click()
-    page.get_by_text(re.compile(r"Run #\d+: done")).wait_for(timeout=60_000)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
+    train(page, 60, until="done")
     page.get_by_text("baseline (repeat the last value)").wait_for(timeout=20_000)
 
 
@@ -95,12 +95,7 @@ def test_closing_the_tab_ends_its_training(browser) -> None:
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector("svg g.edge text", timeout=60_000)
-        page.get_by_role("tab", name="Train").click()
-        steps = page.get_by_label("Steps")
-        steps.fill("5000")
-        steps.press("Enter")
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text(re.compile(r"Run #\d+: running")).wait_for(timeout=60_000)
+        train(page, 5000)
         assert len(_workers(server.pid)) == 1
         context.close()  # the student closes the tab mid-training
         deadline = time.monotonic() + 30
