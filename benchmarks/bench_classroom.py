@@ -95,8 +95,9 @@ def main() -> None:
                 if units != [str(10 + n)]:
                     errors.append(f"session {n} shows LSTM units {units}, expected [{10 + n}]")
             still_training = sum(page.get_by_text(re.compile(r"Run #1: running")).count() for page in trainers)
+            report(args, latencies, first_rss, open_rss, still_training, errors)  # before cleanup can fail
             for page in trainers:  # a run may have finished meanwhile; stop the others
-                stop = page.get_by_role("button", name="Stop")
+                stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
                 if stop.is_enabled():
                     stop.click()
             for page in trainers:
@@ -105,6 +106,15 @@ def main() -> None:
     finally:
         server.terminate()
 
+
+def report(
+    args: argparse.Namespace,
+    latencies: list[float],
+    first_rss: float,
+    open_rss: float,
+    still_training: int,
+    errors: list[str],
+) -> None:
     quantiles = statistics.quantiles(latencies, n=20)
     p50, p95 = statistics.median(latencies) * 1e3, quantiles[18] * 1e3
     per_session = (open_rss - first_rss) / max(args.sessions - 1, 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -47,6 +48,8 @@ def _task(args: argparse.Namespace, limits: Limits) -> Task:
 
 
 def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) -> int:
+    if args.nice:
+        os.nice(min(max(args.nice, 0), 19))
     try:
         task = _task(args, limits)
     except DataError as exc:
