@@ -11,6 +11,7 @@ Run from the repository root: python -m benchmarks.bench_classroom [--sessions 3
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -42,10 +43,18 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--training", type=int, default=5)
     parser.add_argument("--edits", type=int, default=4, help="edits per editing session")
+    parser.add_argument(
+        "--browser-nice",
+        type=int,
+        default=10,
+        help="CPU priority of the browsers (0: same as the server). In a classroom the browsers run on the "
+        "students' machines; here they share the server's cores, so by default they yield to it",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     server, url = start_app({"EXPLORER_MAX_CONCURRENT_TRAININGS": str(args.training)})
+    os.nice(args.browser_nice)  # after the server started: only this process and its browsers yield
     base = load_preset(DEFAULT_PRESET)
     errors: list[str] = []
     latencies: list[float] = []
@@ -118,7 +127,10 @@ def report(
     quantiles = statistics.quantiles(latencies, n=20)
     p50, p95 = statistics.median(latencies) * 1e3, quantiles[18] * 1e3
     per_session = (open_rss - first_rss) / max(args.sessions - 1, 1)
-    print(f"{args.sessions} sessions open, {args.training} training at once, {len(latencies)} edits timed")
+    print(
+        f"{args.sessions} sessions open, {args.training} training at once, {len(latencies)} edits timed, "
+        f"browsers at nice {args.browser_nice}"
+    )
     print(f"edit → redrawn SVG under load: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     print(
         f"server memory: {first_rss:.0f} MiB with one session, {open_rss:.0f} MiB with {args.sessions} "
