@@ -20,13 +20,6 @@ APP = str(ASSETS.parent / "app.py")
 BROKEN = next(name for name in PRESETS if name.startswith("Teaching"))
 
 
-@pytest.fixture
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    assert not at.exception
-    return at
-
-
 def graph(at: AppTest) -> str:
     """The drawn data-flow graph: the inlined SVG's text, as the browser gets it."""
     (svg,) = [m.value for m in at.markdown if "<svg" in m.value]

@@ -13,13 +13,6 @@ from helpers import ASSETS
 APP = str(ASSETS.parent / "app.py")
 
 
-@pytest.fixture
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    return at
-
-
 def progress_text(at: AppTest) -> str:
     bars = at.get("progress")
     return bars[0].proto.text if bars else ""

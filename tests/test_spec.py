@@ -164,12 +164,19 @@ def test_limits_are_read_from_the_environment() -> None:
         (b'{"input": {"features": 1' + b"0" * 5000 + b'}, "layers": []}', "not valid JSON"),
         (b"null", "architecture must be an object, received null"),
         (b'"__import__(\\"os\\")"', "architecture must be an object"),
+        (b'{"input": {"features": 1e999}, "layers": []}', "received inf"),
+        (b'{"input": {"features": -1e999}, "layers": []}', "received -inf"),
+        (b'{"input": {"features": 10}, "layers": [{"type": "LSTM", "units": 1000000000000000000000}]}', "received"),
+        (b'{"input": {"features": 10}, "layers": [{"type": "LSTM", "units": 8, "dropout": 1e999}]}', "dropout"),
+        (b'{"input": {"features": 10}, "layers": [{"type": "<b>LSTM</b>", "units": 8}]}', "one of LSTM, GRU, RNN"),
+        (b'{"input": {"features": "10\\"];evil"}, "layers": []}', "input.features must be an integer"),
     ],
 )
 def test_hostile_files_get_a_clear_message(raw: bytes, expected: str) -> None:
     with pytest.raises(SpecError) as caught:
         parse_architecture(raw)
     assert expected in str(caught.value)
+    assert len(str(caught.value)) < 400  # a huge value is shown cut short
 
 
 def test_a_file_over_the_size_cap_is_refused_before_parsing() -> None:
