@@ -1,12 +1,15 @@
-"""A classroom on loopback: N browser sessions open, K of them training, the others editing.
+"""A classroom on loopback: N sessions open, K of them training, the others editing at the same time.
 
-Each session opens its own architecture (units 10 + its number) from a link. K sessions start a training
-run; the rest toggle return_sequences and time each edit twice: from the page's request to the new graph
-coming back (read off the session's websocket: the server's share), and from the click to the
-redrawn SVG in the page (adds this machine's Chromium rendering, which in a classroom runs on the
-students' machines, not on the server's cores). Reports p50 and p95 of both, the server's memory per open
-session, every session's check that it shows only its own architecture, and any error seen. Bounded: a fixed
-number of edits, every wait has a timeout, training runs are stopped.
+Every student's session speaks Streamlit's own websocket protocol, as the page's JavaScript does, without
+rendering: in a classroom the browsers run on the students' machines, not on the server's two cores. The K
+trainers press Train and then poll their live chart every second, as the page's fragment timer does; the
+editors all edit at once, each toggling return_sequences after a random pause (seeded). Each edit is timed
+from the request to the new graph coming back: what the server makes a student wait. A few real Chromium
+pages edit too and are timed from the click to the redrawn SVG, rendering on this machine included.
+
+Reports p50 and p95 of both, the server's CPU and memory per open session, every session's check that it
+shows only its own architecture, and any error seen. Bounded: a fixed number of edits, every wait has a
+timeout, training runs are stopped.
 
 Run from the repository root: python -m benchmarks.bench_classroom [--sessions 30] [--training 5]
 """
@@ -14,12 +17,22 @@ Run from the repository root: python -m benchmarks.bench_classroom [--sessions 3
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import random
 import re
 import statistics
 import sys
+import threading
 import time
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.sync.client import ClientConnection, connect
 
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.share import encode
@@ -29,11 +42,96 @@ sys.path.insert(0, str(ROOT / "tests"))
 from helpers import CHROMIUM, CHROMIUM_FLAGS, start_app  # noqa: E402
 
 TRAIN_STEPS = 20_000  # a report every 200 steps; the page polls every second regardless
-GRAPH_MARK = b'class="dataflow"'  # the graph panel's inlined SVG (explorer/ui/widgets.py)
+QUIET_EDITS = 11
+QUIET_PAUSE = 0.5
+TOGGLE = "return_sequences"
 EDGE_TEXT = "svg g.edge text"
 CHANGED = (
     """(before) => [...document.querySelectorAll('svg g.edge text')].map(t => t.textContent).join('|') !== before"""
 )
+
+
+def layer_one_units(text: str) -> list[str]:
+    """The units of the first layer (an LSTM returning sequences) in a graph's text."""
+    return re.findall(r"LSTM\((\d+), return_sequences\)", text)
+
+
+class Student:
+    """One session driven over Streamlit's websocket protocol: what the page's JavaScript sends and receives."""
+
+    def __init__(self, socket: ClientConnection, link: str) -> None:
+        self.socket = socket
+        self.query = urlencode({"a": link})
+        self.widgets: dict[str, list[str]] = {}  # label → ids, in page order
+        self.graph = ""
+        self.progress = ""  # the training status line, while the session has a run
+        self.poll: tuple[float, str] | None = None  # (interval, fragment id) the server asked to be rerun
+        self.rerun()
+        self.flag = False  # layer 2 starts without return_sequences in the default preset
+
+    def rerun(self, *widgets: WidgetState, fragment: str = "") -> float:
+        """Send a rerun request; read the rerun through; return the seconds until the graph (or, for a
+        fragment, the end of the rerun) arrived."""
+        message = BackMsg()
+        message.rerun_script.query_string = self.query
+        message.rerun_script.widget_states.widgets.extend(widgets)
+        message.rerun_script.fragment_id = fragment
+        message.rerun_script.is_auto_rerun = bool(fragment)
+        start, graph_at, seen = time.perf_counter(), None, {}
+        self.socket.send(message.SerializeToString())
+        while True:
+            reply = ForwardMsg.FromString(self.socket.recv(timeout=60))
+            kind = reply.WhichOneof("type")
+            if kind == "script_finished":
+                break
+            if kind == "auto_rerun":
+                self.poll = (reply.auto_rerun.interval, reply.auto_rerun.fragment_id)
+            elif kind == "stop_auto_rerun":
+                self.poll = None
+            if kind != "delta" or reply.delta.WhichOneof("type") != "new_element":
+                continue
+            element = reply.delta.new_element
+            widget = getattr(element, element.WhichOneof("type"))
+            if hasattr(widget, "id") and hasattr(widget, "label"):
+                seen.setdefault(widget.label, []).append(widget.id)
+            if element.WhichOneof("type") == "progress":
+                self.progress = element.progress.text
+            elif element.WhichOneof("type") == "markdown" and 'class="dataflow"' in element.markdown.body:
+                graph_at = time.perf_counter()
+                self.graph = element.markdown.body
+        if not fragment:
+            if graph_at is None:
+                raise RuntimeError("the rerun sent no graph")
+            self.widgets = seen
+        return (graph_at or time.perf_counter()) - start
+
+    def edit(self) -> float:
+        """Flip layer 2's return_sequences, as a click on its toggle does; the graph must change."""
+        before = self.graph
+        self.flag = not self.flag
+        seconds = self.rerun(WidgetState(id=self.widgets[TOGGLE][1], bool_value=self.flag))
+        if self.graph == before:
+            raise RuntimeError("the edit did not change the graph")
+        return seconds
+
+    def press(self, label: str, *widgets: WidgetState) -> None:
+        self.rerun(*widgets, WidgetState(id=self.widgets[label][0], trigger_value=True))
+
+    def train(self, steps: int) -> None:
+        self.press("Train", WidgetState(id=self.widgets["Steps"][0], int_value=steps))
+        if self.poll is None:
+            raise RuntimeError(f"the training did not start: {self.progress or 'no progress shown'}")
+
+    def watch(self, until: threading.Event) -> None:
+        """Poll the live chart as the page's fragment timer does, until told to stop or the run ends."""
+        while self.poll is not None and not until.wait(self.poll[0]):
+            self.rerun(fragment=self.poll[1])
+
+
+def open_socket(url: str) -> ClientConnection:
+    """The websocket a Streamlit page opens to its server."""
+    ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+    return connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None, open_timeout=60)
 
 
 def rss_mib(pid: int) -> float:
@@ -41,36 +139,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-class SocketLog:
-    """When this page's websocket sent a request and received a message carrying the data-flow graph.
-
-    Both are seen the same way (Chromium tells Playwright of each frame), so their difference is the
-    server's time for an edit, without the browser's own work before and after."""
-
-    def __init__(self, page) -> None:
-        self.page, self.sent, self.graphs = page, [], []
-        page.on("websocket", lambda socket: self._watch(socket))
-
-    def _watch(self, socket) -> None:
-        socket.on("framesent", lambda payload: self.sent.append(time.perf_counter()))
-        socket.on("framereceived", self._received)
-
-    def _received(self, payload: bytes | str) -> None:
-        if isinstance(payload, bytes) and GRAPH_MARK in payload:
-            self.graphs.append(time.perf_counter())
-
-    def server_time(self, since: float) -> float:
-        """From the first request after `since` to the first graph after it; waits for events still on
-        their way (the page can show the graph before this process hears of the frame)."""
-        for _ in range(1000):
-            sent = next((t for t in self.sent if t > since), None)
-            graph = next((t for t in self.graphs if sent is not None and t > sent), None)
-            if graph is not None:
-                return graph - sent
-            self.page.wait_for_timeout(10)
-        raise TimeoutError("the websocket never carried the new graph")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -81,119 +149,148 @@ def cpu_seconds(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--training", type=int, default=5)
-    parser.add_argument("--edits", type=int, default=4, help="edits per editing session")
+    parser.add_argument("--training", type=int, default=5, help="sessions that train")
+    parser.add_argument("--pages", type=int, default=2, help="real pages that edit, timed click → redrawn SVG")
+    parser.add_argument("--edits", type=int, default=10, help="edits per editing student")
+    parser.add_argument("--pause", type=float, default=2.0, help="mean seconds between one student's edits")
     parser.add_argument(
-        "--browser-nice",
-        type=int,
-        default=10,
-        help="CPU priority of the browsers (0: same as the server). In a classroom the browsers run on the "
-        "students' machines; here they share the server's cores, so by default they yield to it",
+        "--streamlit-gc",
+        action="store_true",
+        help="run the server with Streamlit's default runner.postScriptGC=true (a full garbage collection after "
+        "every script run), which .streamlit/config.toml turns off: the comparison for that setting",
     )
     args = parser.parse_args()
+    if args.sessions - args.training - args.pages < 1:
+        parser.error("--sessions must exceed --training plus --pages")
     from playwright.sync_api import sync_playwright
 
     # The trainings must last the whole edit phase: raised step and time limits, stopped at the end.
     limits = {"MAX_CONCURRENT_TRAININGS": max(args.training, 1), "MAX_STEPS": TRAIN_STEPS, "MAX_TRAIN_SECONDS": 3600}
-    server, url = start_app({f"EXPLORER_{name}": str(value) for name, value in limits.items()})
-    os.nice(args.browser_nice)  # after the server started: only this process and its browsers yield
+    env = {f"EXPLORER_{name}": str(value) for name, value in limits.items()}
+    if args.streamlit_gc:
+        env["STREAMLIT_RUNNER_POST_SCRIPT_GC"] = "true"
+    server, url = start_app(env)
     base = load_preset(DEFAULT_PRESET)
+    links = [encode(base.with_layer(0, units=10 + n)) for n in range(args.sessions)]  # session n: units 10 + n
     errors: list[str] = []
-    latencies: list[float] = []  # click → redrawn SVG in the page
-    server_latencies: list[float] = []  # edit request sent → new graph received
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            pages = []
-            sockets = []
-            for n in range(args.sessions):
-                page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
-                page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-                sockets.append(SocketLog(page))
-                arch = base.with_layer(0, units=10 + n)
-                page.goto(f"{url}/?a={encode(arch)}")
-                pages.append(page)
+        with contextlib.ExitStack() as sockets:
+            students = []
+            for n in range(args.sessions - args.pages):
+                students.append(Student(sockets.enter_context(open_socket(url)), links[n]))
                 if n == 0:  # the first session pays for the imports (torch, plotly): measure after it
-                    page.wait_for_selector(EDGE_TEXT, timeout=120_000)
                     first_rss = rss_mib(server.pid)
-            for page in pages:
-                page.wait_for_selector(EDGE_TEXT, timeout=120_000)
-            open_rss = rss_mib(server.pid)
-
-            trainers = pages[: args.training]
-            for page in trainers:
-                page.get_by_role("tab", name="Train").click()
-                box = page.get_by_label("Steps")
-                box.fill(str(TRAIN_STEPS))
-                box.press("Enter")
-                page.get_by_role("button", name="Train", exact=True).click()
-            for page in trainers:
-                page.get_by_text(re.compile(r"Run #1: running")).wait_for(timeout=120_000)
-
-            editors = range(args.training, args.sessions)
-            phase_start, server_cpu_start = time.perf_counter(), cpu_seconds(server.pid)
-            for _ in range(args.edits):
-                for n in editors:
-                    page = pages[n]
-                    toggle = page.locator("[data-testid=stMarkdownContainer]").get_by_text(
-                        "return_sequences", exact=True
-                    )
-                    before = "|".join(page.locator(EDGE_TEXT).all_text_contents())
-                    start = time.perf_counter()
-                    toggle.nth(1).click()
-                    page.wait_for_function(CHANGED, arg=before, timeout=60_000, polling="raf")
-                    latencies.append(time.perf_counter() - start)
-                    server_latencies.append(sockets[n].server_time(start))
-
-            server_cpu = (cpu_seconds(server.pid) - server_cpu_start) / (time.perf_counter() - phase_start)
-            for n, page in enumerate(pages):  # each session shows its own layer 1, and no one else's
-                units = re.findall(
-                    r"LSTM\((\d+), return_sequences\)", " ".join(page.locator("svg text").all_text_contents())
-                )
-                if units != [str(10 + n)]:
-                    errors.append(f"session {n} shows LSTM units {units}, expected [{10 + n}]")
-            still_training = sum(page.get_by_text(re.compile(r"Run #1: running")).count() for page in trainers)
-            # Reported before the cleanup, which can fail.
-            report(args, latencies, server_latencies, server_cpu, first_rss, open_rss, still_training, errors)
-            for page in trainers:  # a run may have finished meanwhile; stop the others
-                stop = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop")
-                if stop.is_enabled():
-                    stop.click()
-            for page in trainers:
-                page.get_by_text(re.compile(r"Run #1: (stopped|done)")).wait_for(timeout=60_000)
-            browser.close()
+            trainers, editors = students[: args.training], students[args.training :]
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+                pages = []
+                for n in range(len(students), args.sessions):
+                    page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+                    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+                    page.goto(f"{url}/?a={links[n]}")
+                    page.wait_for_selector(EDGE_TEXT, timeout=120_000)
+                    pages.append(page)
+                open_rss = rss_mib(server.pid)
+                # The baselines, in the same run: one edit at a time, half a second apart, nothing training.
+                quiet_student = [paused(QUIET_PAUSE, editors[0].edit) for _ in range(QUIET_EDITS)]
+                quiet_page = [paused(QUIET_PAUSE, partial(edit_page, page)) for page in pages[:1] * QUIET_EDITS]
+                for student in trainers:
+                    student.train(TRAIN_STEPS)
+                server_waits, page_waits = run_edit_phase(args, trainers, editors, pages, errors, server.pid)
+                shown = [student.graph for student in students]
+                shown += [" ".join(page.locator("svg text").all_text_contents()) for page in pages]
+                browser.close()
+            for n, text in enumerate(shown):  # each session shows its own layer 1, and no one else's
+                if layer_one_units(text) != [str(10 + n)]:
+                    errors.append(f"session {n} shows LSTM units {layer_one_units(text)}, expected [{10 + n}]")
+            still_training = sum("running" in student.progress for student in trainers)
+            for student in trainers:
+                student.press("Stop")
     finally:
         server.terminate()
-
-
-def report(
-    args: argparse.Namespace,
-    latencies: list[float],
-    server_latencies: list[float],
-    server_cpu: float,
-    first_rss: float,
-    open_rss: float,
-    still_training: int,
-    errors: list[str],
-) -> None:
-    per_session = (open_rss - first_rss) / max(args.sessions - 1, 1)
     print(
-        f"{args.sessions} sessions open, {args.training} training at once, {len(latencies)} edits timed, "
-        f"browsers at nice {args.browser_nice}"
+        f"{args.sessions} sessions open: {args.training} training, {len(editors)} editing at once over the protocol "
+        f"(mean pause {args.pause} s), {args.pages} real Chromium pages editing"
+        + ("; server with Streamlit's postScriptGC" if args.streamlit_gc else "")
     )
-    timed = [("request → new graph (server)", server_latencies), ("click → redrawn SVG in the page", latencies)]
-    for what, measured in timed:
-        p50, p95 = statistics.median(measured) * 1e3, statistics.quantiles(measured, n=20)[18] * 1e3
-        print(f"edit, {what}: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    for what, waits, quiet in [
+        ("student edit, request → new graph (the server's share)", server_waits, quiet_student),
+        ("page edit, click → redrawn SVG (this machine's Chromium included)", page_waits, quiet_page),
+    ]:
+        if len(waits) > 1:
+            p50, p95 = statistics.median(waits) * 1e3, statistics.quantiles(waits, n=20)[18] * 1e3
+            baseline = statistics.median(quiet) * 1e3
+            print(
+                f"{what}: p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(waits)} edits; "
+                f"p50 without the load {baseline:.0f} ms ({p50 / baseline:.1f}×)"
+            )
+    per_session = (open_rss - first_rss) / max(args.sessions - 1, 1)
     print(
         f"server memory: {first_rss:.0f} MiB with one session, {open_rss:.0f} MiB with {args.sessions} "
         f"({per_session:.1f} MiB per further session); each training runs in its own worker process"
     )
-    print(f"server process CPU while editing: {server_cpu:.0%} of one core (training workers not included)")
-    print(f"trainings still running when checked: {still_training} of {args.training}")
+    print(f"trainings still running at the end of the edit phase: {still_training} of {args.training}")
     print(f"errors: {len(errors)}")
     for error in errors[:10]:
         print(f"  {error}")
+
+
+def paused(seconds: float, edit) -> float:
+    time.sleep(seconds)
+    return edit()
+
+
+def edit_page(page) -> float:
+    """Click layer 2's return_sequences in a real page; the seconds until the redrawn SVG shows."""
+    toggle = page.locator("[data-testid=stMarkdownContainer]").get_by_text(TOGGLE, exact=True)
+    before = "|".join(page.locator(EDGE_TEXT).all_text_contents())
+    clicked = time.perf_counter()
+    toggle.nth(1).click()
+    page.wait_for_function(CHANGED, arg=before, timeout=60_000, polling="raf")
+    return time.perf_counter() - clicked
+
+
+def run_edit_phase(args, trainers, editors, pages, errors, server_pid) -> tuple[list[float], list[float]]:
+    """Trainers poll, students edit at once, the real pages edit meanwhile; the server's CPU is measured."""
+    server_waits: list[float] = []  # request → new graph, one per student edit
+    page_waits: list[float] = []  # click → redrawn SVG in a real page
+    done = threading.Event()
+
+    def guarded(name: str, work) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except Exception as exc:  # reported with the results, not lost in a thread
+                errors.append(f"{name}: {exc!r}")
+
+        return threading.Thread(target=run)
+
+    def edits(n: int, student: Student) -> None:
+        pauses = random.Random(n)
+        for _ in range(args.edits):
+            time.sleep(pauses.expovariate(1 / args.pause))
+            server_waits.append(student.edit())
+
+    pollers = [guarded(f"trainer {n}", lambda s=s: s.watch(done)) for n, s in enumerate(trainers)]
+    threads = [guarded(f"student {n}", lambda n=n, s=s: edits(n, s)) for n, s in enumerate(editors)]
+    start, cpu_start = time.perf_counter(), cpu_seconds(server_pid)
+    for thread in pollers + threads:
+        thread.start()
+    while pages and any(thread.is_alive() for thread in threads):
+        for page in pages:
+            page_waits.append(edit_page(page))
+            page.wait_for_timeout(args.pause * 1000)
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    print(
+        f"edit phase: {seconds:.0f} s; server process CPU {(cpu_seconds(server_pid) - cpu_start) / seconds:.0%} of "
+        "one core (training workers not included)"
+    )
+    done.set()
+    for thread in pollers:
+        thread.join()
+    return server_waits, page_waits
 
 
 if __name__ == "__main__":
