@@ -122,6 +122,15 @@ class Student:
         if self.poll is None:
             raise RuntimeError(f"the training did not start: {self.progress or 'no progress shown'}")
 
+    def wait_running(self, timeout: float = 120) -> None:
+        """Poll until the run has reported its first steps."""
+        deadline = time.monotonic() + timeout
+        while "running" not in self.progress:
+            if self.poll is None or time.monotonic() > deadline:
+                raise RuntimeError(f"the training is not running: {self.progress or 'no progress shown'}")
+            time.sleep(self.poll[0])
+            self.rerun(fragment=self.poll[1])
+
     def watch(self, until: threading.Event) -> None:
         """Poll the live chart as the page's fragment timer does, until told to stop or the run ends."""
         while self.poll is not None and not until.wait(self.poll[0]):
@@ -152,6 +161,7 @@ def main() -> None:
     parser.add_argument("--training", type=int, default=5, help="sessions that train")
     parser.add_argument("--pages", type=int, default=2, help="real pages that edit, timed click → redrawn SVG")
     parser.add_argument("--edits", type=int, default=10, help="edits per editing student")
+    parser.add_argument("--steps", type=int, default=TRAIN_STEPS, help="steps of each training (a report every 1 %%)")
     parser.add_argument("--pause", type=float, default=2.0, help="mean seconds between one student's edits")
     parser.add_argument(
         "--streamlit-gc",
@@ -165,7 +175,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     # The trainings must last the whole edit phase: raised step and time limits, stopped at the end.
-    limits = {"MAX_CONCURRENT_TRAININGS": max(args.training, 1), "MAX_STEPS": TRAIN_STEPS, "MAX_TRAIN_SECONDS": 3600}
+    limits = {"MAX_CONCURRENT_TRAININGS": max(args.training, 1), "MAX_STEPS": args.steps, "MAX_TRAIN_SECONDS": 3600}
     env = {f"EXPLORER_{name}": str(value) for name, value in limits.items()}
     if args.streamlit_gc:
         env["STREAMLIT_RUNNER_POST_SCRIPT_GC"] = "true"
@@ -174,32 +184,35 @@ def main() -> None:
     links = [encode(base.with_layer(0, units=10 + n)) for n in range(args.sessions)]  # session n: units 10 + n
     errors: list[str] = []
     try:
-        with contextlib.ExitStack() as sockets:
+        with contextlib.ExitStack() as opened:
             students = []
             for n in range(args.sessions - args.pages):
-                students.append(Student(sockets.enter_context(open_socket(url)), links[n]))
+                students.append(Student(opened.enter_context(open_socket(url)), links[n]))
                 if n == 0:  # the first session pays for the imports (torch, plotly): measure after it
                     first_rss = rss_mib(server.pid)
             trainers, editors = students[: args.training], students[args.training :]
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-                pages = []
-                for n in range(len(students), args.sessions):
-                    page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
-                    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-                    page.goto(f"{url}/?a={links[n]}")
-                    page.wait_for_selector(EDGE_TEXT, timeout=120_000)
-                    pages.append(page)
-                open_rss = rss_mib(server.pid)
-                # The baselines, in the same run: one edit at a time, half a second apart, nothing training.
-                quiet_student = [paused(QUIET_PAUSE, editors[0].edit) for _ in range(QUIET_EDITS)]
-                quiet_page = [paused(QUIET_PAUSE, partial(edit_page, page)) for page in pages[:1] * QUIET_EDITS]
-                for student in trainers:
-                    student.train(TRAIN_STEPS)
-                server_waits, page_waits = run_edit_phase(args, trainers, editors, pages, errors, server.pid)
-                shown = [student.graph for student in students]
-                shown += [" ".join(page.locator("svg text").all_text_contents()) for page in pages]
-                browser.close()
+            pages = []
+            if args.pages:
+                browser = opened.enter_context(sync_playwright()).chromium.launch(
+                    executable_path=CHROMIUM, args=CHROMIUM_FLAGS
+                )
+            for n in range(len(students), args.sessions):
+                page = browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+                page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+                page.goto(f"{url}/?a={links[n]}")
+                page.wait_for_selector(EDGE_TEXT, timeout=120_000)
+                pages.append(page)
+            open_rss = rss_mib(server.pid)
+            # The baselines, in the same run: one edit at a time, half a second apart, nothing training.
+            quiet_student = [paused(QUIET_PAUSE, editors[0].edit) for _ in range(QUIET_EDITS)]
+            quiet_page = [paused(QUIET_PAUSE, partial(edit_page, page)) for page in pages[:1] * QUIET_EDITS]
+            for student in trainers:
+                student.train(args.steps)
+            for student in trainers:
+                student.wait_running()
+            server_waits, page_waits = run_edit_phase(args, trainers, editors, pages, errors, server.pid)
+            shown = [student.graph for student in students]
+            shown += [" ".join(page.locator("svg text").all_text_contents()) for page in pages]
             for n, text in enumerate(shown):  # each session shows its own layer 1, and no one else's
                 if layer_one_units(text) != [str(10 + n)]:
                     errors.append(f"session {n} shows LSTM units {layer_one_units(text)}, expected [{10 + n}]")

@@ -152,3 +152,15 @@ def test_a_run_no_page_watches_any_more_is_stopped() -> None:
         watched.stop()
         unwatched.stop()
         assert watched.wait(timeout=30) and unwatched.wait(timeout=30)
+
+
+def test_a_small_classroom_on_loopback_trains_and_edits_at_once_without_errors() -> None:
+    """The load benchmark at a small scale: sessions over the page's own protocol against the real server,
+    two training and polling their live charts while four edit at once; each sees only its own architecture."""
+    command = [sys.executable, "-m", "benchmarks.bench_classroom", "--sessions", "6", "--training", "2"]
+    command += ["--pages", "0", "--edits", "3", "--pause", "0.2", "--steps", "2000"]
+    result = subprocess.run(command, cwd=ASSETS.parent, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "over 12 edits" in result.stdout
+    assert "trainings still running at the end of the edit phase: 2 of 2" in result.stdout
+    assert "errors: 0" in result.stdout, result.stdout
