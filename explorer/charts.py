@@ -14,7 +14,7 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
     """Loss (train solid, validation dashed) and the validation metric, one colour per run.
 
     Two side-by-side panels laid out by hand rather than with make_subplots: the live chart is rebuilt every
-    second for each training session, and this is about five times cheaper."""
+    second for each training session, and this is about seven times cheaper."""
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     traces = []
     for n, (label, reports) in enumerate(runs):
