@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-# No plotly template: the page draws charts in Streamlit's theme, and naming one costs ~8 ms a figure.
+# Figures are built from plain dicts, with no plotly template: the page draws them in Streamlit's theme, and
+# plotly's helpers (make_subplots, add_scatter, templates) cost 5-10x more on every rerun that shows a chart.
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320}
 
 
@@ -43,9 +44,9 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
     layout = {
         **_LAYOUT,
         "legend": {"orientation": "h", "y": -0.25},
-        "xaxis": {"domain": panels[0][1], "anchor": "y", "title": {"text": "step"}},
+        "xaxis": _axis("step", domain=panels[0][1], anchor="y"),
         "yaxis": {"anchor": "x", "type": "log"},
-        "xaxis2": {"domain": panels[1][1], "anchor": "y2", "title": {"text": "step"}},
+        "xaxis2": _axis("step", domain=panels[1][1], anchor="y2"),
         "yaxis2": {"anchor": "x2"},
         "annotations": [
             {
@@ -64,32 +65,57 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
     return go.Figure({"data": traces, "layout": layout})
 
 
+def _figure(traces: list[dict], title: str, **layout: dict) -> go.Figure:
+    return go.Figure({"data": traces, "layout": {**_LAYOUT, "title": {"text": title}, **layout}})
+
+
+def _axis(title: str, **options) -> dict:
+    return {"title": {"text": title}, **options}
+
+
 def gradient_norms(reports: list[dict]) -> go.Figure:
     """Gradient norm per layer over training, on a log scale: vanishing gradients sink towards zero."""
-    figure = go.Figure()
     layers = list(reports[0]["grad_norms"]) if reports else []
-    for layer in layers:
-        figure.add_scatter(x=[r["step"] for r in reports], y=[r["grad_norms"][layer] for r in reports], name=layer)
-    figure.update_layout(**_LAYOUT, title="gradient norm per layer", xaxis_title="step", yaxis_type="log")
-    return figure
+    steps = [r["step"] for r in reports]
+    traces = [
+        {"type": "scatter", "x": steps, "y": [r["grad_norms"][layer] for r in reports], "name": layer}
+        for layer in layers
+    ]
+    return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis={"type": "log"})
 
 
 def hidden_state_heatmap(states: Sequence[Sequence[float]], title: str) -> go.Figure:
     """One sample's hidden state: time down, units across."""
-    figure = go.Figure(go.Heatmap(z=states, colorscale="RdBu", zmid=0, colorbar={"title": "value"}))
-    figure.update_layout(**_LAYOUT, title=title, xaxis_title="unit", yaxis_title="time step")
-    figure.update_yaxes(autorange="reversed")
-    return figure
+    heatmap = {
+        "type": "heatmap",
+        "z": states,
+        "colorscale": "RdBu",
+        "zmid": 0,
+        "colorbar": {"title": {"text": "value"}},
+    }
+    return _figure([heatmap], title, xaxis=_axis("unit"), yaxis=_axis("time step", autorange="reversed"))
 
 
 def forecast_plot(history: Sequence[float], target: Sequence[float], prediction: Sequence[float]) -> go.Figure:
-    figure = go.Figure()
     past = list(range(len(history)))
     future = list(range(len(history), len(history) + len(target)))
-    figure.add_scatter(x=past, y=list(history), name="input", line={"color": "#7f7f7f"})
-    figure.add_scatter(x=future, y=list(target), name="target", mode="lines+markers", line={"color": "#2ca02c"})
-    figure.add_scatter(
-        x=future, y=list(prediction), name="prediction", mode="lines+markers", line={"color": "#d62728", "dash": "dash"}
-    )
-    figure.update_layout(**_LAYOUT, title="forecast of one validation sequence", xaxis_title="time step")
-    return figure
+    traces = [
+        {"type": "scatter", "x": past, "y": list(history), "name": "input", "line": {"color": "#7f7f7f"}},
+        {
+            "type": "scatter",
+            "x": future,
+            "y": list(target),
+            "name": "target",
+            "mode": "lines+markers",
+            "line": {"color": "#2ca02c"},
+        },
+        {
+            "type": "scatter",
+            "x": future,
+            "y": list(prediction),
+            "name": "prediction",
+            "mode": "lines+markers",
+            "line": {"color": "#d62728", "dash": "dash"},
+        },
+    ]
+    return _figure(traces, "forecast of one validation sequence", xaxis=_axis("time step"))

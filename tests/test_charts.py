@@ -6,7 +6,7 @@ import json
 
 import plotly.io as pio
 
-from explorer.charts import gradient_norms, learning_curves
+from explorer.charts import forecast_plot, gradient_norms, hidden_state_heatmap, learning_curves
 
 
 def reports(scale: float, count: int = 5) -> list[dict]:
@@ -49,3 +49,16 @@ def test_gradient_norms_draw_one_curve_per_layer() -> None:
     assert [trace["name"] for trace in figure["data"]] == ["1 LSTM", "2 GRU"]
     assert figure["data"][1]["y"] == [r["grad_norms"]["2 GRU"] for r in history]
     assert figure["layout"]["yaxis"]["type"] == "log"
+
+
+def test_hidden_states_run_time_down_and_the_forecast_follows_its_input() -> None:
+    states = [[0.5, -0.25, 0.0], [0.1, 0.2, -0.3]]  # 2 time steps × 3 units
+    heatmap = json.loads(pio.to_json(hidden_state_heatmap(states, "hidden states of layer 1 LSTM")))
+    assert heatmap["data"][0]["z"] == states and heatmap["data"][0]["zmid"] == 0
+    assert heatmap["layout"]["yaxis"]["autorange"] == "reversed"
+    assert heatmap["layout"]["title"]["text"] == "hidden states of layer 1 LSTM"
+    forecast = json.loads(pio.to_json(forecast_plot([1.0, 2.0, 3.0], [4.0, 5.0], [4.5, 4.75])))
+    by_name = {trace["name"]: trace for trace in forecast["data"]}
+    assert by_name["input"]["x"] == [0, 1, 2]
+    assert by_name["target"]["x"] == by_name["prediction"]["x"] == [3, 4]
+    assert by_name["prediction"]["y"] == [4.5, 4.75]
