@@ -130,13 +130,18 @@ class Analysis:
 # --- parameter counts ------------------------------------------------------------------------
 
 
-def params_torch(layer: RecurrentLayer, input_features: int) -> int:
-    """torch keeps weight_ih, weight_hh, bias_ih and bias_hh per internal layer and direction."""
-    units, gates, total = layer.units, layer.type.gates, 0
+def _recurrent_params(layer: RecurrentLayer, input_features: int, biases: int) -> int:
+    """Per internal layer and direction: input weights, recurrent weights and `biases` bias vectors per gate."""
+    units, total = layer.units, 0
     for k in range(layer.num_layers):
         fan_in = input_features if k == 0 else layer.output_features
-        total += layer.directions * gates * (units * fan_in + units * units + 2 * units)
+        total += layer.directions * layer.type.gates * (units * fan_in + units * units + biases * units)
     return total
+
+
+def params_torch(layer: RecurrentLayer, input_features: int) -> int:
+    """torch keeps weight_ih, weight_hh, bias_ih and bias_hh per internal layer and direction."""
+    return _recurrent_params(layer, input_features, biases=2)
 
 
 def params_keras(layer: RecurrentLayer, input_features: int) -> int:
@@ -144,12 +149,7 @@ def params_keras(layer: RecurrentLayer, input_features: int) -> int:
 
     num_layers becomes that many Keras layers (see codegen), so the count is theirs summed.
     """
-    units, gates, total = layer.units, layer.type.gates, 0
-    biases = 2 if layer.type is CellType.GRU else 1
-    for k in range(layer.num_layers):
-        fan_in = input_features if k == 0 else layer.output_features
-        total += layer.directions * gates * (units * fan_in + units * units + biases * units)
-    return total
+    return _recurrent_params(layer, input_features, biases=2 if layer.type is CellType.GRU else 1)
 
 
 def dense_params(input_features: int, units: int) -> int:

@@ -11,6 +11,7 @@ from explorer.spec import DEFAULT_LIMITS, Architecture, Limits, SpecError, archi
 
 # Streamlit's server refuses query values over ~128 KB and proxies cut far shorter; real stacks need < 1 KB.
 MAX_LINK_CHARS = 8_000
+DAMAGED = "the link is damaged: its architecture cannot be decoded (was it cut short?)"
 
 
 def encode(arch: Architecture) -> str:
@@ -27,9 +28,9 @@ def decode(text: str, limits: Limits = DEFAULT_LIMITS) -> Architecture:
         # Never inflate past the file-size cap: a small link must not expand into a huge one.
         raw = inflater.decompress(packed, limits.max_file_bytes + 1)
     except (binascii.Error, ValueError, zlib.error):
-        raise SpecError(["the link is damaged: its architecture cannot be decoded (was it cut short?)"]) from None
+        raise SpecError([DAMAGED]) from None
     if not inflater.eof and not inflater.unconsumed_tail:
-        raise SpecError(["the link is damaged: its architecture cannot be decoded (was it cut short?)"])
+        raise SpecError([DAMAGED])
     if inflater.unconsumed_tail:
         raise SpecError([f"the link's architecture inflates past the limit of {limits.max_file_bytes:,} bytes"])
     return parse_architecture(raw, limits)
