@@ -17,7 +17,7 @@ from pathlib import Path
 
 import graphviz
 
-from explorer.analysis import Analysis, Diagnostic, shape_label
+from explorer.analysis import Analysis, Diagnostic, Severity, shape_label
 from explorer.report import layer_title
 from explorer.spec import CellType
 
@@ -41,7 +41,7 @@ def _wrap(text: str, width: int = 44) -> str:
 
 def _note(graph: graphviz.Digraph, name: str, diagnostic: Diagnostic, anchor: str) -> None:
     """The diagnostic beside the node it concerns, on the same rank."""
-    color = ERROR_RED if diagnostic.severity.value == "error" else "#b8860b"
+    color = ERROR_RED if diagnostic.severity is Severity.ERROR else "#b8860b"
     text = _wrap(diagnostic.message) + "\\n\\nFix: " + _wrap(diagnostic.fix)
     with graph.subgraph() as row:
         row.attr(rank="same")
