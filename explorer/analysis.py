@@ -190,6 +190,11 @@ def layer_name(arch: Architecture, index: int) -> str:
     return f"layer {index + 1} ({arch.layers[index].type.value})"
 
 
+def short_layer_names(arch: Architecture) -> list[str]:
+    """`1 LSTM`, `2 GRU`: the layers' names on charts and in gradient reports."""
+    return [f"{i + 1} {layer.type.value}" for i, layer in enumerate(arch.layers)]
+
+
 def analyze(arch: Architecture) -> Analysis:
     batch = Dim("batch", arch.input.batch)
     time = Dim("time", arch.input.seq_len)

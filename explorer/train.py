@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from explorer.analysis import short_layer_names
 from explorer.build import StackedRNN, build
 from explorer.spec import DEFAULT_LIMITS, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
@@ -173,8 +174,7 @@ class Trainer:
         base = baseline(task, train, val)
         model = build(self.arch).to(self.device)
         train, val = train.to(self.device), val.to(self.device)
-        names = [f"{i + 1} {layer.type.value}" for i, layer in enumerate(self.arch.layers)]
-        groups = layer_groups(model, names)
+        groups = layer_groups(model, short_layer_names(self.arch))
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         batches = torch.Generator().manual_seed(config.seed + 1)
         reports: list[Report] = []

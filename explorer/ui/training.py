@@ -8,7 +8,7 @@ import io
 import streamlit as st
 
 from explorer import charts
-from explorer.analysis import Analysis
+from explorer.analysis import Analysis, short_layer_names
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
 from explorer.tasks import TASKS, Kind, Task, check_task
 from explorer.train import TrainConfig
@@ -226,7 +226,7 @@ def _inside(run: TrainingRun) -> None:
     model, val = run.model, run.validation_samples
     columns = st.columns(2)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
-    names = [f"{i + 1} {layer.type.value}" for i, layer in enumerate(run.arch.layers)]
+    names = short_layer_names(run.arch)
     layer = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
     x, lengths = val.x[sample : sample + 1], val.lengths[sample : sample + 1]
     states = model.hidden_states(x, lengths if model.variable_length else None)
