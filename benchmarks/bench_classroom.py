@@ -77,13 +77,19 @@ class Student:
         message.rerun_script.widget_states.widgets.extend(widgets)
         message.rerun_script.fragment_id = fragment
         message.rerun_script.is_auto_rerun = bool(fragment)
-        start, graph_at, seen = time.perf_counter(), None, {}
+        start, graph_at, seen, full = time.perf_counter(), None, {}, not fragment
+        if full:  # as the page does: a full run cancels the fragment timers; its fragments set them again
+            self.poll = None
         self.socket.send(message.SerializeToString())
         while True:
             reply = ForwardMsg.FromString(self.socket.recv(timeout=60))
             kind = reply.WhichOneof("type")
             if kind == "script_finished":
-                break
+                if reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    break
+                # st.rerun() (the live chart does it when a run ends): a full run follows; read it through too
+                seen, full, self.poll = {}, True, None
+                continue
             if kind == "auto_rerun":
                 self.poll = (reply.auto_rerun.interval, reply.auto_rerun.fragment_id)
             elif kind == "stop_auto_rerun":
@@ -99,7 +105,7 @@ class Student:
             elif element.WhichOneof("type") == "markdown" and 'class="dataflow"' in element.markdown.body:
                 graph_at = time.perf_counter()
                 self.graph = element.markdown.body
-        if not fragment:
+        if full:
             if graph_at is None:
                 raise RuntimeError("the rerun sent no graph")
             self.widgets = seen

@@ -7,6 +7,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -15,13 +16,15 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import explorer.train as train_module
+from benchmarks.bench_classroom import Student, open_socket
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import ServerBusy, TrainingSlots
+from explorer.share import encode
 from explorer.tasks import TASKS
 from explorer.train import TrainConfig, Trainer
 from explorer.userdata import safe_name
 
-from helpers import ASSETS
+from helpers import ASSETS, start_app
 
 TUTORIAL = load_preset(DEFAULT_PRESET)
 LONG = TrainConfig(steps=5000, report_every=10)
@@ -158,9 +161,29 @@ def test_a_small_classroom_on_loopback_trains_and_edits_at_once_without_errors()
     """The load benchmark at a small scale: sessions over the page's own protocol against the real server,
     two training and polling their live charts while four edit at once; each sees only its own architecture."""
     command = [sys.executable, "-m", "benchmarks.bench_classroom", "--sessions", "6", "--training", "2"]
-    command += ["--pages", "0", "--edits", "3", "--pause", "0.2", "--steps", "2000"]
+    command += ["--pages", "0", "--edits", "3", "--pause", "0.2"]  # the default steps outlast the edits; stopped
     result = subprocess.run(command, cwd=ASSETS.parent, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "over 12 edits" in result.stdout
     assert "trainings still running at the end of the edit phase: 2 of 2" in result.stdout
     assert "errors: 0" in result.stdout, result.stdout
+
+
+def test_a_run_that_ends_while_its_chart_polls_redraws_the_page_once_and_the_polling_stops() -> None:
+    """Over the page's protocol: the live chart's last poll reruns the whole page with the results and
+    cancels its timer, and the page goes on editing."""
+    server, url = start_app()
+    give_up = threading.Timer(120, lambda: None)
+    try:
+        with open_socket(url) as socket:
+            student = Student(socket, encode(TUTORIAL))
+            student.train(30)
+            give_up.start()
+            student.watch(until=give_up.finished)  # returns when the server cancels the polling
+            assert not give_up.finished.is_set(), "the page kept polling after the run ended"
+            assert student.poll is None and student.progress.startswith("Run #1: done")
+            assert "Trained weights (state_dict)" in student.widgets
+            student.edit()
+    finally:
+        give_up.cancel()
+        server.terminate()
