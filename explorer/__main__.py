@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from explorer.analysis import ArchitectureInvalid
+from explorer.cli_train import train_command
 from explorer.codegen import keras_code, pytorch_code
 from explorer.report import summary_json, summary_text
-from explorer.spec import Limits, SpecError, parse_architecture
+from explorer.spec import Limits, SpecError, parse_architecture, read_capped
 from explorer.tasks import TASKS
 from explorer.userdata import USER_TASKS
 
@@ -73,31 +74,16 @@ def _positive_number(kind: type) -> Callable[[str], float]:
 _positive, _positive_float = _positive_number(int), _positive_number(float)
 
 
-def _load(path: Path, limits: Limits):
-    try:
-        # Read one byte past the cap: enough to tell "too big" without loading a huge file.
-        if str(path) == "-":
-            raw = sys.stdin.buffer.read(limits.max_file_bytes + 1)
-        else:
-            with path.open("rb") as handle:
-                raw = handle.read(limits.max_file_bytes + 1)
-    except OSError as exc:
-        raise SpecError([f"cannot read {path}: {exc.strerror or exc}"]) from None
-    return parse_architecture(raw, limits)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         limits = Limits.from_env()
-        arch = _load(args.file, limits)
+        arch = parse_architecture(read_capped(args.file, limits.max_file_bytes), limits)
     except (SpecError, ValueError) as exc:
         problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
         print(f"error: {args.file}: " + "\n  ".join(problems), file=sys.stderr)
         return 2
     if args.command == "train":
-        from explorer.cli_train import train_command  # torch is imported only for training
-
         return train_command(arch, args, limits)
     if args.command == "summary":
         print(json.dumps(summary_json(arch), indent=2) if args.json else summary_text(arch))

@@ -15,9 +15,9 @@ import threading
 import torch
 
 from explorer.build import count_parameters
-from explorer.spec import Architecture, Limits
+from explorer.spec import Architecture, Limits, read_capped
 from explorer.tasks import TASKS, Task
-from explorer.train import Report, TaskMismatch, TrainConfig, Trainer
+from explorer.train import Report, TrainConfig, Trainer
 from explorer.userdata import USER_TASKS, DataError, user_task
 
 
@@ -39,22 +39,15 @@ def _task(args: argparse.Namespace, limits: Limits) -> Task:
         return TASKS[args.task]
     if args.csv is None:
         raise DataError(f"--task {args.task} needs your data: --csv FILE")
+    raw = read_capped(args.csv, limits.max_csv_bytes)
     try:
-        with args.csv.open("rb") as handle:
-            raw = handle.read(limits.max_csv_bytes + 1)
-    except OSError as exc:
-        raise DataError(f"cannot read {args.csv}: {exc.strerror or exc}") from None
-    return user_task(args.task, raw, args.csv.name, limits)
-
-
-def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) -> int:
-    if args.nice:
-        os.nice(min(max(args.nice, 0), 19))
-    try:
-        task = _task(args, limits)
+        return user_task(args.task, raw, args.csv.name, limits)
     except DataError as exc:
-        print(f"error: {args.csv}: {exc}" if args.csv else f"error: {exc}", file=sys.stderr)
-        return 2
+        raise DataError(f"{args.csv}: {exc}") from None
+
+
+def _trainer(arch: Architecture, args: argparse.Namespace, limits: Limits) -> Trainer:
+    task = _task(args, limits)
     config = TrainConfig(
         steps=args.steps or task.suggested_steps,
         batch_size=args.batch_size,
@@ -66,14 +59,16 @@ def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) 
         threads=args.threads,
         max_seconds=limits.max_train_seconds,
     )
+    config.check(limits)
+    return Trainer(arch, task, config, on_report=lambda r: _print_report(r, args.json))
+
+
+def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) -> int:
+    if args.nice:
+        os.nice(min(max(args.nice, 0), 19))
     try:
-        config.check(limits)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        trainer = Trainer(arch, task, config, on_report=lambda r: _print_report(r, args.json))
-    except TaskMismatch as exc:
+        trainer = _trainer(arch, args, limits)
+    except ValueError as exc:  # unreadable or unusable data, a setting over a limit, a task misfit: all said
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if trainer.device_note:
@@ -84,8 +79,9 @@ def train_command(arch: Architecture, args: argparse.Namespace, limits: Limits) 
     try:
         result = trainer.run(should_stop=stop.is_set)
     except DataError as exc:  # user data too short for the windows the architecture asks for
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {args.csv}: {exc}", file=sys.stderr)
         return 2
+    task = trainer.task
     if args.save_weights:
         torch.save(result.model.state_dict(), args.save_weights)
     final = result.final

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 
@@ -276,6 +278,18 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 def _reject_constant(name: str) -> Any:
     raise SpecError([f"{name} is not a number JSON allows (use a finite value)"])
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """A file's bytes, or standard input's for `-`, read one byte past the cap: enough for the size check
+    to say "too big" without loading a huge file. A file that cannot be read raises ValueError naming it."""
+    try:
+        if str(path) == "-":
+            return sys.stdin.buffer.read(max_bytes + 1)
+        with path.open("rb") as handle:
+            return handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Architecture:

@@ -120,3 +120,6 @@ def test_cli_trains_on_a_csv_and_refuses_a_bad_one(tmp_path) -> None:
     assert bad.returncode == 2 and "not a number" in bad.stderr and "Traceback" not in bad.stderr
     missing = subprocess.run(run, capture_output=True, text=True)
     assert missing.returncode == 2 and "needs your data: --csv FILE" in missing.stderr
+    gone = tmp_path / "gone.csv"
+    unreadable = subprocess.run([*run, "--csv", str(gone)], capture_output=True, text=True)
+    assert unreadable.returncode == 2 and f"error: cannot read {gone}: No such file" in unreadable.stderr
