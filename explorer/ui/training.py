@@ -208,7 +208,7 @@ def _after(run: TrainingRun) -> None:
     downloads = st.columns(2)
     downloads[0].download_button(
         "Trained weights (state_dict)",
-        run.weights_path.read_bytes(),
+        run.weights_path.read_bytes,  # read on the click, not held in every session's memory on each rerun
         file_name=f"run{run.number}_weights.pt",
         key="download_weights",
     )

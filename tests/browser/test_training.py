@@ -6,7 +6,11 @@ import re
 import subprocess
 import time
 
+import torch
 from playwright.sync_api import expect
+
+from explorer.build import build
+from explorer.presets import DEFAULT_PRESET, load_preset
 
 from helpers import ARTIFACTS, start_app
 
@@ -50,7 +54,11 @@ def test_live_training_survives_edits_and_stops(page) -> None:
     page.screenshot(path=str(ARTIFACTS / "training_live.png"))
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile(r"Run #\d+: stopped")).wait_for(timeout=10_000)
-    page.get_by_role("button", name="Trained weights (state_dict)").wait_for(timeout=20_000)
+    weights_button = page.get_by_role("button", name="Trained weights (state_dict)")
+    with page.expect_download(timeout=20_000) as download:  # the file is read on the click (deferred)
+        weights_button.click()
+    # The weights of the architecture as it was when Train was pressed, before the bidirectional edit.
+    build(load_preset(DEFAULT_PRESET)).load_state_dict(torch.load(download.value.path(), weights_only=True))
 
     # A hostile file afterwards: a message, and the architecture and the trained run both stay.
     edges = page.locator("svg g.edge text").all_text_contents()
