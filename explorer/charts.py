@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
@@ -45,7 +46,7 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
         **_LAYOUT,
         "legend": {"orientation": "h", "y": -0.25},
         "xaxis": _axis("step", domain=panels[0][1], anchor="y"),
-        "yaxis": {"anchor": "x", "type": "log"},
+        "yaxis": _log_axis([r[key] for _, reports in runs for r in reports for key in ("train_loss", "val_loss")]),
         "xaxis2": _axis("step", domain=panels[1][1], anchor="y2"),
         "yaxis2": {"anchor": "x2"},
         "annotations": [
@@ -73,6 +74,15 @@ def _axis(title: str, **options) -> dict:
     return {"title": {"text": title}, **options}
 
 
+def _log_axis(values: Iterable[float]) -> dict:
+    """A log axis. Over a decade or more, one tick per power of ten (0.1, 0.01, 0.001, 1e-4): plotly's own
+    choice labels the 2s and 5s in between with their first digit only, and "5" under "0.1" reads as five."""
+    positive = [v for v in values if v > 0 and math.isfinite(v)]
+    if positive and max(positive) >= 10 * min(positive):
+        return {"type": "log", "dtick": 1, "exponentformat": "e"}
+    return {"type": "log"}
+
+
 def gradient_norms(reports: list[dict]) -> go.Figure:
     """Gradient norm per layer over training, on a log scale: vanishing gradients sink towards zero."""
     layers = list(reports[0]["grad_norms"]) if reports else []
@@ -81,7 +91,8 @@ def gradient_norms(reports: list[dict]) -> go.Figure:
         {"type": "scatter", "x": steps, "y": [r["grad_norms"][layer] for r in reports], "name": layer}
         for layer in layers
     ]
-    return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis={"type": "log"})
+    norms = [norm for r in reports for norm in r["grad_norms"].values()]
+    return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis=_log_axis(norms))
 
 
 def hidden_state_heatmap(states: Sequence[Sequence[float]], title: str) -> go.Figure:

@@ -158,7 +158,8 @@ class TrainingRun:
 
     @property
     def eta_s(self) -> float | None:
-        if not self.reports:
+        """Seconds left at the last report's speed; None before the first report and once the run has ended."""
+        if not self.reports or not self.running:
             return None
         last = self.reports[-1]
         return (self.config.steps - last["step"]) / max(last["steps_per_s"], 1e-9)

@@ -37,6 +37,7 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     wait_until(app, ("done",))
     app.run()
     assert not app.exception
+    assert progress_text(app).startswith("Run #1: done, ") and "left" not in progress_text(app)
     figures = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in app.get("plotly_chart")]
     assert len(figures) >= 3  # learning curves, gradient norms, hidden states
     assert any("validation accuracy" in spec and "#1 LSTM64→GRU32" in spec for spec in figures)

@@ -38,6 +38,7 @@ def test_learning_curves_put_loss_left_on_a_log_scale_and_the_metric_right() -> 
     assert metric["line"]["color"] == traces["#2 GRU32 train"]["line"]["color"] != first["line"]["color"]
     layout = figure["layout"]
     assert layout["yaxis"]["type"] == "log" and layout["yaxis2"].get("type") != "log"
+    assert layout["yaxis"]["dtick"] == 1  # losses 0.2 to 3 span a decade: a tick per power of ten, no lone "5"s
     left, right = layout["xaxis"]["domain"], layout["xaxis2"]["domain"]
     assert left[1] < right[0]  # side by side, not overlapping
     assert [a["text"] for a in layout["annotations"]] == ["loss", "validation accuracy"]
@@ -49,6 +50,7 @@ def test_gradient_norms_draw_one_curve_per_layer() -> None:
     assert [trace["name"] for trace in figure["data"]] == ["1 LSTM", "2 GRU"]
     assert figure["data"][1]["y"] == [r["grad_norms"]["2 GRU"] for r in history]
     assert figure["layout"]["yaxis"]["type"] == "log"
+    assert "dtick" not in figure["layout"]["yaxis"]  # norms 0.1 to 0.8 (and a zero) within a decade: plotly's ticks
 
 
 def test_hidden_states_run_time_down_and_the_forecast_follows_its_input() -> None:
