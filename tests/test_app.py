@@ -27,7 +27,7 @@ def graph(at: AppTest) -> str:
 
 
 def summary(at: AppTest) -> list[dict]:
-    return at.dataframe[0].value.to_dict("records")
+    return at.table[0].value.to_dict("records")
 
 
 def layer_titles(at: AppTest) -> list[str]:

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import pandas
 import streamlit as st
 
 from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
@@ -212,7 +213,9 @@ def summary(analysis: Analysis) -> None:
             "Notes": "",
         }
     )
-    st.dataframe(rows, hide_index=True, key="summary_table")
+    # A static table, not st.dataframe: its cells wrap, so the notes (what each layer hands on, and why) are
+    # read whole instead of cut at the column's edge. The layer number is the index: no extra 0, 1, 2 column.
+    st.table(pandas.DataFrame(rows).set_index("#").style.format(thousands=","), border="horizontal")
 
 
 def code(analysis: Analysis) -> None:

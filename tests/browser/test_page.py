@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from playwright.sync_api import expect
+
 from helpers import ARTIFACTS
 
 EDGE_TEXT = "svg g.edge text"
@@ -22,6 +24,10 @@ def wait_for_edge_label(page, text: str, present: bool = True) -> None:
 def test_add_a_layer_and_toggle_return_sequences(page) -> None:
     assert any("(batch=4, time=20, features=64)" in label for label in edge_labels(page))
     assert not any("needs a sequence" in label for label in edge_labels(page))
+    # The summary's notes are read whole, not cut at a column's edge.
+    note = page.get_by_text("hands on only its last time step (output[:, -1] = h_n[-1])", exact=True)
+    expect(note).to_be_visible(timeout=20_000)
+    assert note.evaluate("cell => cell.scrollWidth <= cell.clientWidth")
 
     page.get_by_role("button", name="Add layer").click()
     wait_for_edge_label(page, "needs a sequence")  # the new LSTM after GRU(32) gets only its last state
