@@ -215,7 +215,8 @@ def summary(analysis: Analysis) -> None:
     )
     # A static table, not st.dataframe: its cells wrap, so the notes (what each layer hands on, and why) are
     # read whole instead of cut at the column's edge. The layer number is the index: no extra 0, 1, 2 column.
-    st.table(pandas.DataFrame(rows).set_index("#").style.format(thousands=","), border="horizontal")
+    # (No pandas Styler for thousands separators: it costs 4 ms on every rerun, the whole table's cost 4 times.)
+    st.table(pandas.DataFrame(rows).set_index("#"), border="horizontal")
 
 
 def code(analysis: Analysis) -> None:
