@@ -53,7 +53,7 @@ def test_live_training_survives_edits_and_stops(page) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "training_live.png"))
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
-    page.get_by_text(re.compile(r"Run #\d+: stopped")).wait_for(timeout=10_000)
+    page.get_by_text(re.compile(r"Run #\d+: stopped")).wait_for(timeout=30_000)
     weights_button = page.get_by_role("button", name="Trained weights (state_dict)")
     with page.expect_download(timeout=20_000) as download:  # the file is read on the click (deferred)
         weights_button.click()
