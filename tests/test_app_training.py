@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from helpers import ASSETS
@@ -46,6 +47,16 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     metrics = {m.label: m.value for m in app.metric}
     assert float(metrics["validation accuracy"]) > float(metrics["baseline (majority class)"])
     assert metrics["steps"] == "40"
+
+    # Inside the LSTM: its cell state at every step, the values the trained model really computes.
+    app.radio(key="inside.cell").set_value(True).run()
+    (heatmap,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart") if "cell states c_t" in c.proto.spec]
+    assert heatmap["layout"]["title"]["text"] == "cell states c_t of layer 1 LSTM (time × units), sample 0"
+    run = app.session_state["runs"][-1]
+    expected = run.model.cell_states(run.validation_samples.x[:1], 0)[0]
+    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), expected, atol=1e-6)
+    app.selectbox(key="inside.layer").set_value(1).run()  # a GRU has no cell state: no choice offered
+    assert "inside.cell" not in [radio.key for radio in app.radio] and not app.exception
 
 
 def test_stop_stops_a_long_run(app: AppTest) -> None:

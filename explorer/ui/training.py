@@ -10,6 +10,7 @@ import streamlit as st
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
+from explorer.spec import CellType
 from explorer.tasks import TASKS, Kind, Task, check_task
 from explorer.train import TrainConfig
 from explorer.ui import state
@@ -224,17 +225,28 @@ def _after(run: TrainingRun) -> None:
 def _inside(run: TrainingRun) -> None:
     """What the trained network did on one validation sequence."""
     model, val = run.model, run.validation_samples
-    columns = st.columns(2)
+    columns = st.columns(3)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = short_layer_names(run.arch)
     layer = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
     x, lengths = val.x[sample : sample + 1], val.lengths[sample : sample + 1]
-    states = model.hidden_states(x, lengths if model.variable_length else None)
     steps = int(lengths[0])
+    cell = run.arch.layers[layer].type is CellType.LSTM and columns[2].radio(
+        "State",
+        [False, True],
+        format_func=lambda c: "cell c_t" if c else "hidden h_t",
+        horizontal=True,
+        key="inside.cell",
+        help="An LSTM carries a cell state c_t beside its output h_t = o_t ⊙ tanh(c_t): its memory, of which "
+        "the output gate o_t lets only part through. torch returns only the last step's c_n.",
+    )
+    if cell:  # one sample: its valid steps are the whole unpadded sequence
+        states, what = model.cell_states(x[:, :steps], layer)[0], "cell states c_t"
+    else:
+        sequences = model.hidden_states(x, lengths if model.variable_length else None)
+        states, what = sequences[layer][0, :steps], "hidden states"
     st.plotly_chart(
-        charts.hidden_state_heatmap(
-            states[layer][0, :steps].tolist(), f"hidden states of layer {names[layer]} (time × units), sample {sample}"
-        ),
+        charts.hidden_state_heatmap(states.tolist(), f"{what} of layer {names[layer]} (time × units), sample {sample}"),
         key="heatmap",
     )
     if run.task.name == "forecast":
