@@ -83,6 +83,7 @@ class LayerAnalysis:
     output_shape: Shape
     params_torch: int
     params_keras: int
+    params_formula: str  # how params_torch and params_keras add up, in numbers
     input_ok: bool = True  # False: the edge into this layer carries the wrong rank
     h_n: Shape | None = None
     c_n: Shape | None = None
@@ -154,6 +155,27 @@ def params_keras(layer: RecurrentLayer, input_features: int) -> int:
 
 def dense_params(input_features: int, units: int) -> int:
     return (input_features + 1) * units
+
+
+_GATE_NAMES = {CellType.LSTM: "4 gates (i, f, g, o)", CellType.GRU: "3 gates (r, z, n)", CellType.RNN: ""}
+
+
+def params_formula(layer: RecurrentLayer, input_features: int) -> str:
+    """How the count adds up, with b the bias vectors per gate: the one term where PyTorch and Keras part."""
+    units = layer.units
+    fan_ins = [input_features] + [layer.output_features] * (layer.num_layers - 1)
+    terms = " + ".join(f"({units}×{fan_in} + {units}×{units} + b×{units})" for fan_in in fan_ins)
+    if len(fan_ins) > 1:  # internal layers past the first read the one below: units × directions features
+        terms = f"[{terms}]"
+    if layer.type.gates > 1:
+        terms = f"{_GATE_NAMES[layer.type]} × {terms}"
+    if layer.directions == 2:
+        terms = f"2 directions × {terms}"
+    torch_count = params_torch(layer, input_features)
+    if layer.type is CellType.GRU:  # Keras' default reset_after=True keeps a second bias, like torch
+        return f"{terms}; b = 2 in both (bias_ih and bias_hh; Keras' GRU with reset_after=True): {torch_count:,}"
+    keras_count = params_keras(layer, input_features)
+    return f"{terms}; PyTorch b = 2 (bias_ih and bias_hh): {torch_count:,}; Keras b = 1: {keras_count:,}"
 
 
 # --- fusion ----------------------------------------------------------------------------------
@@ -253,6 +275,7 @@ def analyze(arch: Architecture) -> Analysis:
                 output_shape=output,
                 params_torch=params_torch(layer, features),
                 params_keras=params_keras(layer, features),
+                params_formula=params_formula(layer, features),
                 input_ok=input_ok,
                 h_n=state,
                 c_n=state if layer.type is CellType.LSTM else None,
@@ -265,6 +288,7 @@ def analyze(arch: Architecture) -> Analysis:
     if arch.head is not None:
         head, features = arch.head, current[-1].size
         assert features is not None
+        dense_count = dense_params(features, head.units)
         notes = []
         if len(current) == 3:
             notes.append("applied at every time step, as Keras' Dense on a 3-D input")
@@ -276,8 +300,9 @@ def analyze(arch: Architecture) -> Analysis:
                 kind="Dense",
                 input_shape=current,
                 output_shape=(*current[:-1], Dim("features", head.units)),
-                params_torch=dense_params(features, head.units),
-                params_keras=dense_params(features, head.units),
+                params_torch=dense_count,
+                params_keras=dense_count,
+                params_formula=f"{features}×{head.units} weights + {head.units} biases, in both: {dense_count:,}",
                 notes=tuple(notes),
             )
         )

@@ -29,6 +29,7 @@ class SummaryRow:
     output_shape: str
     params_torch: int
     params_keras: int
+    params_formula: str
     notes: str
 
 
@@ -45,6 +46,7 @@ def summary_rows(analysis: Analysis) -> list[SummaryRow]:
             shape_brief(info.output_shape),
             info.params_torch,
             info.params_keras,
+            info.params_formula,
             "; ".join(info.notes),
         )
         for info, title in zip(analysis.layers, titles, strict=True)
@@ -95,6 +97,7 @@ def summary_json(arch: Architecture) -> dict:
                 "output_shape": [d.to_json() for d in info.output_shape],
                 "params_torch": info.params_torch,
                 "params_keras": info.params_keras,
+                "params_formula": info.params_formula,
                 "h_n": None if info.h_n is None else [d.to_json() for d in info.h_n],
                 "c_n": None if info.c_n is None else [d.to_json() for d in info.c_n],
                 "fused_with": list(info.fused_run),

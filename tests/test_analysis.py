@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 
 from explorer.analysis import Severity, analyze, apply_fix, shape_label
 from explorer.report import summary_json, summary_text
@@ -21,7 +23,7 @@ from explorer.spec import (
     parse_architecture,
 )
 
-from helpers import ASSETS
+from helpers import ASSETS, valid_architectures
 
 EXPECTED = Path(__file__).resolve().parent / "expected"
 TUTORIAL = parse_architecture((ASSETS / "tutorial_keras.json").read_bytes())
@@ -154,3 +156,33 @@ def test_shipped_examples_have_exact_expected_summaries(name: str, overwrite: bo
         expected_file.parent.mkdir(exist_ok=True)
         expected_file.write_text(actual)
     assert actual == expected_file.read_text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(arch=valid_architectures())
+def test_the_parameter_formula_adds_up_to_both_counts(arch: Architecture) -> None:
+    """The formula shown beside each layer, recomputed from its own numbers, gives the PyTorch and the Keras count
+    (which tests/test_build.py and tests/test_keras.py hold to the real frameworks)."""
+    for info, layer in zip(analyze(arch).recurrent, arch.layers, strict=True):
+        formula = info.params_formula
+        gates = int(re.match(r"(?:2 directions × )?(\d) gates", formula)[1]) if layer.type.gates > 1 else 1
+        directions = 2 if formula.startswith("2 directions × ") else 1
+        terms = re.findall(r"\((\d+)×(\d+) \+ (\d+)×(\d+) \+ b×(\d+)\)", formula)
+        assert len(terms) == layer.num_layers and directions == layer.directions and gates == layer.type.gates
+
+        def total(biases: int, terms=terms, scale=directions * gates) -> int:
+            return scale * sum(int(u) * int(f) + int(v) * int(w) + biases * int(b) for u, f, v, w, b in terms)
+
+        stated = [int(n.replace(",", "")) for n in re.findall(r": ([\d,]+)", formula)]
+        assert total(2) == info.params_torch == stated[0]
+        assert total(2 if layer.type is CellType.GRU else 1) == info.params_keras == stated[-1]
+
+
+def test_the_tutorial_formulas_read_as_written() -> None:
+    lstm, gru, dense = analyze(parse_architecture((ASSETS / "tutorial_keras.json").read_bytes())).layers
+    assert lstm.params_formula == (
+        "4 gates (i, f, g, o) × (64×10 + 64×64 + b×64); "
+        "PyTorch b = 2 (bias_ih and bias_hh): 19,456; Keras b = 1: 19,200"
+    )
+    assert gru.params_formula.endswith("b = 2 in both (bias_ih and bias_hh; Keras' GRU with reset_after=True): 9,408")
+    assert dense.params_formula == "32×5 weights + 5 biases, in both: 165"

@@ -192,6 +192,7 @@ def diagnostic_list(found: Sequence[Diagnostic], key_prefix: str) -> None:
 
 
 def summary(analysis: Analysis) -> None:
+    layers = summary_rows(analysis)
     rows = [
         {
             "#": str(r.index),
@@ -201,7 +202,7 @@ def summary(analysis: Analysis) -> None:
             "Params Keras": r.params_keras,
             "Notes": r.notes,
         }
-        for r in summary_rows(analysis)
+        for r in layers
     ]
     rows.append(
         {
@@ -217,6 +218,14 @@ def summary(analysis: Analysis) -> None:
     # read whole instead of cut at the column's edge. The layer number is the index: no extra 0, 1, 2 column.
     # (No pandas Styler for thousands separators: it costs 4 ms on every rerun, the whole table's cost 4 times.)
     st.table(pandas.DataFrame(rows).set_index("#"), border="horizontal")
+    with st.expander("How the parameters add up, and why PyTorch and Keras count differently"):
+        st.markdown(
+            "Each gate has input weights (units × features in), recurrent weights (units × units) and b bias "
+            "vectors of units each. PyTorch keeps two (`bias_ih`, `bias_hh`), Keras one, except its GRU "
+            "(`reset_after=True`, the default). The shapes are the same; only the biases differ."
+        )
+        for r in layers:
+            st.markdown(f"{r.index}. `{r.title}`: {r.params_formula}")
 
 
 def code(analysis: Analysis) -> None:
