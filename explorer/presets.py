@@ -10,7 +10,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 PRESETS = {
     "Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5": "tutorial_keras.json",
-    "Tutorial (PyTorch): LSTM 64, num_layers=2 → Linear 5": "tutorial_pytorch_num_layers.json",
+    "Tutorial (PyTorch, stacked by hand): LSTM 64 → GRU 32 → Linear 5": "tutorial_pytorch_manual.json",
+    "Tutorial (PyTorch, num_layers=2): LSTM 64 → Linear 5": "tutorial_pytorch_num_layers.json",
     "Teaching: broken stack (a middle layer without return_sequences)": "teaching_broken.json",
     "Bidirectional LSTM → bidirectional GRU": "bidirectional.json",
     "Sequence labelling: one label per time step": "sequence_labelling.json",

@@ -169,6 +169,19 @@ def test_every_preset_renders_without_exception(app: AppTest) -> None:
     assert {CellType.GRU.value} <= {row["Layer"][:3] for row in summary(app)}
 
 
+def test_the_three_tutorials_are_presets_and_export_as_written(app: AppTest) -> None:
+    tutorials = [name for name in PRESETS if name.startswith("Tutorial")]
+    expected = [
+        'layers.Dense(5, activation="softmax")',  # 1. Keras
+        "last_step = output_seq2[:, -1, :]  # (batch=4, features=32)",  # 2. PyTorch, stacked by hand
+        "self.lstm1 = nn.LSTM(10, 64, num_layers=2, batch_first=True)",  # 3. PyTorch, num_layers=2
+    ]
+    for name, line in zip(tutorials, expected, strict=True):
+        app.selectbox(key="preset").set_value(name)
+        app.button(key="load_preset").click().run()
+        assert any(line in block.value for block in app.code), name
+
+
 def test_without_a_graphviz_program_the_browser_lays_the_graph_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXPLORER_DOT", "")
     at = AppTest.from_file(APP, default_timeout=30).run()

@@ -166,7 +166,7 @@ def test_cell_states_of_an_lstm_layer_inside_a_stack_and_inside_a_fused_module()
     with pytest.raises(ValueError, match="layer 1 is a GRU: only an LSTM has a cell state"):
         model.cell_states(x, 0)
 
-    tutorial = build(load_preset("Tutorial (PyTorch): LSTM 64, num_layers=2 → Linear 5")).eval()
+    tutorial = build(load_preset("Tutorial (PyTorch, num_layers=2): LSTM 64 → Linear 5")).eval()
     x = torch.randn(2, 20, 10)
     with torch.no_grad():
         _, (_, c_n) = tutorial.blocks[0].rnn(x)
