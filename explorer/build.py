@@ -94,67 +94,11 @@ class StackedRNN(nn.Module):
                 h = _ACTIVATIONS[self.activation](h)
         return h, states
 
-    def hidden_states(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Every architecture layer's full output sequence (batch, time, units × directions), also for
-        layers that hand on only their last step, and inside fused runs (computed by an unfused twin)."""
-        twin = self._unfused_twin(x.device)
-        outputs = []
-        h: torch.Tensor | PackedSequence = x
-        if lengths is not None:
-            h = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        with torch.no_grad():
-            for block in twin.blocks:
-                h, _ = block.rnn(h)
-                sequence = (
-                    pad_packed_sequence(h, batch_first=True, total_length=x.size(1))[0] if lengths is not None else h
-                )
-                outputs.append(sequence)
-        return outputs
-
-    def cell_states(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """The cell state c_t of LSTM architecture layer `layer` at every step (batch, time, units × directions)
-        of an unpadded batch: what the layer carries forward, of which its output h_t = o_t ⊙ tanh(c_t) shows
-        only what the output gate lets through. torch returns c_n for the last step alone, so the steps are
-        recomputed from the layer's own weights (the tests hold them to torch's outputs and c_n)."""
-        if self.arch.layers[layer].type is not CellType.LSTM:
-            raise ValueError(
-                f"layer {layer + 1} is a {self.arch.layers[layer].type.value}: only an LSTM has a cell state"
-            )
-        twin = self._unfused_twin(x.device)
-        with torch.no_grad():
-            h = x
-            for block in twin.blocks[:layer]:
-                h, _ = block.rnn(h)
-            return lstm_steps(twin.blocks[layer].rnn, h)[1]
-
-    def _unfused_twin(self, device: torch.device) -> StackedRNN:
+    def unfused_twin(self, device: torch.device) -> StackedRNN:
         """The same weights with one module per architecture layer, so that each layer's sequence is seen."""
         twin = build(self.arch, fuse=False).to(device).eval()
         copy_weights(self, twin)
         return twin
-
-
-def lstm_steps(rnn: nn.LSTM, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """h_t and c_t of an nn.LSTM's top internal layer at every step (batch, time, units × directions), by the
-    LSTM equations in torch's gate order (input, forget, cell, output); the backward direction runs from the
-    last step to the first. No dropout between internal layers: evaluation, as the page shows it."""
-    time_steps = range(x.size(1))
-    for k in range(rnn.num_layers):
-        hidden, cell = [], []
-        for suffix in [f"_l{k}", f"_l{k}_reverse"][: 2 if rnn.bidirectional else 1]:
-            w_ih, w_hh = getattr(rnn, f"weight_ih{suffix}"), getattr(rnn, f"weight_hh{suffix}")
-            bias = getattr(rnn, f"bias_ih{suffix}") + getattr(rnn, f"bias_hh{suffix}")
-            h = c = x.new_zeros(x.size(0), rnn.hidden_size)
-            h_seq, c_seq = [h] * x.size(1), [c] * x.size(1)
-            for t in reversed(time_steps) if suffix.endswith("reverse") else time_steps:
-                i, f, g, o = (x[:, t] @ w_ih.T + h @ w_hh.T + bias).chunk(4, dim=-1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                h_seq[t], c_seq[t] = h, c
-            hidden.append(torch.stack(h_seq, dim=1))
-            cell.append(torch.stack(c_seq, dim=1))
-        x = torch.cat(hidden, dim=-1)  # the next internal layer's input: both directions, as in torch
-    return x, torch.cat(cell, dim=-1)
 
 
 def _internal_layers(model: StackedRNN) -> list[dict[str, torch.Tensor]]:

@@ -95,15 +95,11 @@ def gradient_norms(reports: list[dict]) -> go.Figure:
     return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis=_log_axis(norms))
 
 
-def hidden_state_heatmap(states: Sequence[Sequence[float]], title: str) -> go.Figure:
-    """One sample's hidden state: time down, units across."""
-    heatmap = {
-        "type": "heatmap",
-        "z": states,
-        "colorscale": "RdBu",
-        "zmid": 0,
-        "colorbar": {"title": {"text": "value"}},
-    }
+def state_heatmap(values: Sequence[Sequence[float]], title: str, gate: bool = False) -> go.Figure:
+    """One sample's states or gates: time down, units across. States diverge around 0; a gate runs from 0
+    (shut) to 1 (open), so it gets a sequential scale fixed to that range."""
+    scale = {"colorscale": "Viridis", "zmin": 0, "zmax": 1} if gate else {"colorscale": "RdBu", "zmid": 0}
+    heatmap = {"type": "heatmap", "z": values, **scale, "colorbar": {"title": {"text": "value"}}}
     return _figure([heatmap], title, xaxis=_axis("unit"), yaxis=_axis("time step", autorange="reversed"))
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from explorer.build import StackedRNN, build
+from explorer.inside import layer_steps
 from explorer.spec import Architecture, architecture_to_json
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import TrainConfig
@@ -69,6 +70,8 @@ class TrainingRun:
 
     def __post_init__(self) -> None:
         self.last_seen = time.monotonic()
+        self._inside_asked: tuple[int, int] | None = None
+        self._inside: dict[str, torch.Tensor] = {}
         self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
         self.weights_path = Path(self._dir.name) / "weights.pt"
         command = [sys.executable, "-m", "explorer", "train", "-", "--json", "--task", self.task.name]
@@ -175,6 +178,16 @@ class TrainingRun:
     def validation_samples(self) -> Data:
         """64 validation sequences of the run's own data, to look inside the trained model."""
         return make_splits(self.task, self.arch, self.config.seed, n_train=1, n_val=64)[1]
+
+    def inside(self, sample: int, layer: int) -> dict[str, torch.Tensor]:
+        """Every step's state and gates of `layer` on validation sample `sample`, (time, units × directions)
+        per key of inside.VIEWS. The page asks again on every rerun: the last answer is kept."""
+        if self._inside_asked != (sample, layer):
+            val = self.validation_samples
+            steps = int(val.lengths[sample])  # one sample: its valid steps are the whole unpadded sequence
+            found = layer_steps(self.model, val.x[sample : sample + 1, :steps], layer)
+            self._inside_asked, self._inside = (sample, layer), {key: value[0] for key, value in found.items()}
+        return self._inside
 
     @property
     def label(self) -> str:

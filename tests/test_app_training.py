@@ -9,6 +9,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from explorer.inside import layer_steps
+
 from helpers import ASSETS
 
 APP = str(ASSETS.parent / "app.py")
@@ -31,6 +33,12 @@ def wait_until(at: AppTest, words: tuple[str, ...], timeout: float = 90) -> str:
     raise AssertionError(f"the run never reached {words}; last progress: {progress_text(at)!r}")
 
 
+def inside_heatmap(app: AppTest) -> dict:
+    figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    (heatmap,) = [f for f in figures if f["data"] and f["data"][0]["type"] == "heatmap"]
+    return heatmap
+
+
 def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     app.number_input(key="train.steps").set_value(40).run()
     app.button(key="train.start").click().run()
@@ -43,20 +51,29 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     assert len(figures) >= 3  # learning curves, gradient norms, hidden states
     assert any("validation accuracy" in spec and "#1 LSTM64→GRU32" in spec for spec in figures)
     assert any("gradient norm per layer" in spec and "2 GRU" in spec for spec in figures)
-    assert any("hidden states of layer 1 LSTM" in spec for spec in figures)
     metrics = {m.label: m.value for m in app.metric}
     assert float(metrics["validation accuracy"]) > float(metrics["baseline (majority class)"])
     assert metrics["steps"] == "40"
 
-    # Inside the LSTM: its cell state at every step, the values the trained model really computes.
-    app.radio(key="inside.cell").set_value(True).run()
-    (heatmap,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart") if "cell states c_t" in c.proto.spec]
-    assert heatmap["layout"]["title"]["text"] == "cell states c_t of layer 1 LSTM (time × units), sample 0"
+    # Inside: the first layer's hidden states on validation sample 0 are what torch computes...
     run = app.session_state["runs"][-1]
-    expected = run.model.cell_states(run.validation_samples.x[:1], 0)[0]
-    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), expected, atol=1e-6)
-    app.selectbox(key="inside.layer").set_value(1).run()  # a GRU has no cell state: no choice offered
-    assert "inside.cell" not in [radio.key for radio in app.radio] and not app.exception
+    x = run.validation_samples.x[:1]
+    with torch.no_grad():
+        torch_output = run.model.unfused_twin(torch.device("cpu")).blocks[0].rnn(x)[0][0]
+    heatmap = inside_heatmap(app)
+    assert heatmap["layout"]["title"]["text"] == "hidden state h_t of layer 1 LSTM (time × units), sample 0"
+    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), torch_output, atol=1e-5)
+    # ...and its forget gate, on a 0-to-1 scale; the GRU offers its own gates.
+    app.selectbox(key="inside.view.LSTM").set_value("f").run()
+    heatmap = inside_heatmap(app)
+    assert heatmap["layout"]["title"]["text"].startswith("forget gate f_t of layer 1 LSTM")
+    assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, 1)
+    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), layer_steps(run.model, x, 0)["f"][0])
+    app.selectbox(key="inside.layer").set_value(1).run()
+    assert app.selectbox(key="inside.view.GRU").options == ["hidden state h_t", "update gate z_t", "reset gate r_t"]
+    app.selectbox(key="inside.view.GRU").set_value("z").run()
+    assert inside_heatmap(app)["layout"]["title"]["text"].startswith("update gate z_t of layer 2 GRU")
+    assert not app.exception
 
 
 def test_stop_stops_a_long_run(app: AppTest) -> None:

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.analysis import ArchitectureInvalid, analyze
-from explorer.build import build, copy_weights, count_parameters, lstm_steps
-from explorer.presets import load_preset
+from explorer.build import build, copy_weights, count_parameters
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
 
 from helpers import concrete, valid_architectures
@@ -122,52 +121,3 @@ def test_an_invalid_architecture_is_refused_with_its_fix() -> None:
 def test_dropout_with_one_internal_layer_builds_without_torch_warning(recwarn: pytest.WarningsRecorder) -> None:
     build(Architecture(InputSpec(3, 5), (RecurrentLayer(CellType.LSTM, 4, dropout=0.5),)))
     assert not [w for w in recwarn if "dropout" in str(w.message)]
-
-
-@settings(max_examples=20, deadline=None)
-@given(arch=valid_architectures(), seed=st.integers(0, 2**16))
-def test_hidden_states_are_each_layers_output_sequence(arch: Architecture, seed: int) -> None:
-    torch.manual_seed(seed)
-    model = build(arch).eval()
-    x, lengths, batch, time = _inputs(arch, seed)
-    states = model.hidden_states(x, lengths)
-    assert [tuple(s.shape) for s in states] == [(batch, time, layer.output_features) for layer in arch.layers]
-    if arch.head is None and arch.layers[-1].return_sequences:
-        torch.testing.assert_close(states[-1], model(x, lengths))
-
-
-@pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, False), (2, False), (1, True), (2, True)])
-def test_lstm_steps_reproduce_torch_and_give_the_cell_state_at_every_step(num_layers: int, bidirectional: bool) -> None:
-    torch.manual_seed(num_layers)
-    rnn = torch.nn.LSTM(3, 5, num_layers=num_layers, bidirectional=bidirectional, batch_first=True).eval()
-    x = torch.randn(2, 7, 3)
-    with torch.no_grad():
-        output, (_, c_n) = rnn(x)
-        hidden, cell = lstm_steps(rnn, x)
-    torch.testing.assert_close(hidden, output)  # the same equations as torch, step by step
-    assert cell.shape == output.shape
-    # c_n is the top internal layer's cell state where each direction ends: forward at the last step...
-    torch.testing.assert_close(cell[:, -1, :5], c_n[-2 if bidirectional else -1])
-    if bidirectional:  # ...and backward at step 0
-        torch.testing.assert_close(cell[:, 0, 5:], c_n[-1])
-
-
-def test_cell_states_of_an_lstm_layer_inside_a_stack_and_inside_a_fused_module() -> None:
-    x = torch.randn(3, 9, 4)
-    gru_then_lstm = Architecture(
-        InputSpec(4, 9), (RecurrentLayer(CellType.GRU, 6, return_sequences=True), RecurrentLayer(CellType.LSTM, 5))
-    )
-    model = build(gru_then_lstm).eval()
-    with torch.no_grad():
-        _, (_, c_n) = model.blocks[1].rnn(model.blocks[0].rnn(x)[0])  # the LSTM reads the GRU's sequence
-    cells = model.cell_states(x, 1)
-    assert cells.shape == (3, 9, 5)
-    torch.testing.assert_close(cells[:, -1], c_n[-1])
-    with pytest.raises(ValueError, match="layer 1 is a GRU: only an LSTM has a cell state"):
-        model.cell_states(x, 0)
-
-    tutorial = build(load_preset("Tutorial (PyTorch, num_layers=2): LSTM 64 → Linear 5")).eval()
-    x = torch.randn(2, 20, 10)
-    with torch.no_grad():
-        _, (_, c_n) = tutorial.blocks[0].rnn(x)
-    torch.testing.assert_close(tutorial.cell_states(x, 0)[:, -1], c_n[-1])  # the top of the two stacked layers

@@ -6,7 +6,7 @@ import json
 
 import plotly.io as pio
 
-from explorer.charts import forecast_plot, gradient_norms, hidden_state_heatmap, learning_curves
+from explorer.charts import forecast_plot, gradient_norms, learning_curves, state_heatmap
 
 
 def reports(scale: float, count: int = 5) -> list[dict]:
@@ -55,8 +55,10 @@ def test_gradient_norms_draw_one_curve_per_layer() -> None:
 
 def test_hidden_states_run_time_down_and_the_forecast_follows_its_input() -> None:
     states = [[0.5, -0.25, 0.0], [0.1, 0.2, -0.3]]  # 2 time steps × 3 units
-    heatmap = json.loads(pio.to_json(hidden_state_heatmap(states, "hidden states of layer 1 LSTM")))
+    heatmap = json.loads(pio.to_json(state_heatmap(states, "hidden states of layer 1 LSTM")))
     assert heatmap["data"][0]["z"] == states and heatmap["data"][0]["zmid"] == 0
+    gate = json.loads(pio.to_json(state_heatmap([[0.2, 0.9]], "forget gate f_t", gate=True)))["data"][0]
+    assert (gate["zmin"], gate["zmax"]) == (0, 1) and "zmid" not in gate  # shut to open, not around zero
     assert heatmap["layout"]["yaxis"]["autorange"] == "reversed"
     assert heatmap["layout"]["title"]["text"] == "hidden states of layer 1 LSTM"
     forecast = json.loads(pio.to_json(forecast_plot([1.0, 2.0, 3.0], [4.0, 5.0], [4.5, 4.75])))

@@ -9,8 +9,8 @@ import streamlit as st
 
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
+from explorer.inside import GATES, VIEWS
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
-from explorer.spec import CellType
 from explorer.tasks import TASKS, Kind, Task, check_task
 from explorer.train import TrainConfig
 from explorer.ui import state
@@ -224,33 +224,29 @@ def _after(run: TrainingRun) -> None:
 
 def _inside(run: TrainingRun) -> None:
     """What the trained network did on one validation sequence."""
-    model, val = run.model, run.validation_samples
+    val = run.validation_samples
     columns = st.columns(3)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = short_layer_names(run.arch)
     layer = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
-    x, lengths = val.x[sample : sample + 1], val.lengths[sample : sample + 1]
-    steps = int(lengths[0])
-    cell = run.arch.layers[layer].type is CellType.LSTM and columns[2].radio(
-        "State",
-        [False, True],
-        format_func=lambda c: "cell c_t" if c else "hidden h_t",
-        horizontal=True,
-        key="inside.cell",
-        help="An LSTM carries a cell state c_t beside its output h_t = o_t ⊙ tanh(c_t): its memory, of which "
-        "the output gate o_t lets only part through. torch returns only the last step's c_n.",
+    cell = run.arch.layers[layer].type
+    views = VIEWS[cell]
+    view = columns[2].selectbox(
+        "Show",
+        list(views),
+        format_func=views.get,
+        key=f"inside.view.{cell.value}",  # one choice per kind of cell: each offers its own states and gates
+        help="h_t is what the layer hands on. An LSTM also carries a cell state c_t, its memory, with "
+        "h_t = o_t ⊙ tanh(c_t): the output gate o_t lets part of it through; the forget gate f_t keeps the old "
+        "c_t, the input gate i_t writes new content. A GRU's update gate z_t keeps the old h_t where it is near "
+        "1; its reset gate r_t decides how much of it the new content reads. Gates lie between 0 and 1.",
     )
-    if cell:  # one sample: its valid steps are the whole unpadded sequence
-        states, what = model.cell_states(x[:, :steps], layer)[0], "cell states c_t"
-    else:
-        sequences = model.hidden_states(x, lengths if model.variable_length else None)
-        states, what = sequences[layer][0, :steps], "hidden states"
-    st.plotly_chart(
-        charts.hidden_state_heatmap(states.tolist(), f"{what} of layer {names[layer]} (time × units), sample {sample}"),
-        key="heatmap",
-    )
+    values = run.inside(sample, layer)[view]
+    title = f"{views[view]} of layer {names[layer]} (time × units), sample {sample}"
+    st.plotly_chart(charts.state_heatmap(values.tolist(), title, gate=view in GATES), key="heatmap")
     if run.task.name == "forecast":
-        prediction = model(x)[0].detach()
+        x = val.x[sample : sample + 1]
+        prediction = run.model(x)[0].detach()
         st.plotly_chart(
             charts.forecast_plot(x[0, :, 0].tolist(), val.y[sample].tolist(), prediction.tolist()), key="forecast"
         )

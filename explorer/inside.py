@@ -1,0 +1,111 @@
+"""What a trained recurrent layer does at each step: its state and its gates, recomputed from its own weights.
+
+torch's fused kernels hand back every step's output h_t, but of an LSTM's cell state only the last step's c_n,
+and no gate at all. Here each step of a module's top internal layer is computed by the cell's equations, in
+torch's gate order and with its two bias vectors, in both directions; the tests hold the results to torch's own
+outputs and final states. Evaluation only: no dropout between internal layers, no gradients.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from explorer.build import StackedRNN
+from explorer.spec import CellType
+
+# What the page can show of each cell, key → label; gates lie in (0, 1), states do not.
+VIEWS = {
+    CellType.LSTM: {
+        "h": "hidden state h_t",
+        "c": "cell state c_t",
+        "f": "forget gate f_t",
+        "i": "input gate i_t",
+        "o": "output gate o_t",
+    },
+    CellType.GRU: {"h": "hidden state h_t", "z": "update gate z_t", "r": "reset gate r_t"},
+    CellType.RNN: {"h": "hidden state h_t"},
+}
+GATES = frozenset("fiozr")
+
+_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _lstm(
+    projected: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    i, f, g, o = (projected + h @ w_hh.T + b_hh).chunk(4, dim=-1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g
+    return {"h": o * torch.tanh(c), "c": c, "f": f, "i": i, "o": o}
+
+
+def _gru(
+    projected: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    x_r, x_z, x_n = projected.chunk(3, dim=-1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)  # torch applies the reset gate after the recurrent product
+    return {"h": (1 - z) * n + z * h, "z": z, "r": r}
+
+
+def _rnn(
+    projected: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    return {"h": torch.tanh(projected + h @ w_hh.T + b_hh)}
+
+
+_STEP: dict[type, Callable[..., dict[str, Tensor]]] = {nn.LSTM: _lstm, nn.GRU: _gru, nn.RNN: _rnn}
+
+
+def _internal_layer(name: str) -> int:
+    return int(re.search(r"_l(\d+)", name)[1])
+
+
+def _below_top(rnn: nn.LSTM | nn.GRU | nn.RNN) -> nn.Module:
+    """The module's internal layers but the top one, as one module with the same weights: torch runs them."""
+    top = rnn.num_layers - 1
+    below = type(rnn)(
+        rnn.input_size, rnn.hidden_size, num_layers=top, bidirectional=rnn.bidirectional, batch_first=True
+    )
+    below.load_state_dict({name: p for name, p in rnn.state_dict().items() if _internal_layer(name) < top})
+    return below.to(next(rnn.parameters())).eval()
+
+
+def steps(rnn: nn.LSTM | nn.GRU | nn.RNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every step of a module's top internal layer, (batch, time, units × directions) per key of VIEWS; the
+    backward direction runs from the last step to the first. x: (batch, time, features), unpadded.
+
+    Only the top layer's recurrence is stepped in Python: the layers below run in torch, and every step's
+    input projection is one matrix product, so a long sequence costs time steps × directions small products."""
+    step, top, order = _STEP[type(rnn)], rnn.num_layers - 1, range(x.size(1))
+    with torch.no_grad():
+        if top:
+            x, _ = _below_top(rnn)(x)
+        directions = []
+        for suffix in [f"_l{top}", f"_l{top}_reverse"][: 2 if rnn.bidirectional else 1]:
+            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}{suffix}") for name in _WEIGHT_NAMES)
+            projected = x @ w_ih.T + b_ih
+            h = c = x.new_zeros(x.size(0), rnn.hidden_size)
+            seen: dict[str, list[torch.Tensor]] = {}
+            for t in reversed(order) if suffix.endswith("reverse") else order:
+                values = step(projected[:, t], h, c, w_hh, b_hh)
+                h, c = values["h"], values.get("c", c)
+                for key, value in values.items():
+                    seen.setdefault(key, [h] * x.size(1))[t] = value
+            directions.append({key: torch.stack(values, dim=1) for key, values in seen.items()})
+    return {key: torch.cat([d[key] for d in directions], dim=-1) for key in directions[0]}
+
+
+def layer_steps(model: StackedRNN, x: torch.Tensor, layer: int) -> dict[str, torch.Tensor]:
+    """`steps` of architecture layer `layer` (0-based) of a model, fed by the layers below it, also inside a
+    fused run. x: (batch, time, features), unpadded: for one sample of a variable-length batch, its valid steps."""
+    twin = model.unfused_twin(x.device)
+    with torch.no_grad():
+        for block in twin.blocks[:layer]:
+            x, _ = block.rnn(x)
+    return steps(twin.blocks[layer].rnn, x)

@@ -1,0 +1,78 @@
+"""Each step's state and gates, recomputed from a layer's weights, against what torch itself returns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.build import build
+from explorer.inside import GATES, VIEWS, layer_steps, steps
+from explorer.presets import load_preset
+from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
+
+from helpers import valid_architectures
+
+torch.set_num_threads(1)
+MODULES = {CellType.LSTM: torch.nn.LSTM, CellType.GRU: torch.nn.GRU, CellType.RNN: torch.nn.RNN}
+
+
+@pytest.mark.parametrize("cell", list(CellType))
+@pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, False), (2, False), (1, True), (2, True)])
+def test_steps_reproduce_torch_outputs_and_final_states(cell: CellType, num_layers: int, bidirectional: bool) -> None:
+    torch.manual_seed(num_layers + 2 * bidirectional)
+    rnn = MODULES[cell](3, 5, num_layers=num_layers, bidirectional=bidirectional, batch_first=True).eval()
+    x = torch.randn(2, 7, 3)
+    with torch.no_grad():
+        output, state = rnn(x)
+    found = steps(rnn, x)
+    assert set(found) == set(VIEWS[cell])
+    torch.testing.assert_close(found["h"], output)  # the same equations as torch, step by step
+    # torch's final states are the top internal layer's where each direction ends: forward at the last step...
+    finals = [("h", state[0]), ("c", state[1])] if cell is CellType.LSTM else [("h", state)]
+    for key, final in finals:
+        torch.testing.assert_close(found[key][:, -1, :5], final[-2 if bidirectional else -1])
+        if bidirectional:  # ...and backward at step 0
+            torch.testing.assert_close(found[key][:, 0, 5:], final[-1])
+    for key in GATES & set(found):
+        assert found[key].shape == output.shape and found[key].min() > 0 and found[key].max() < 1
+    if cell is CellType.LSTM:  # what the output gate lets through of the cell state is the output
+        torch.testing.assert_close(found["h"], found["o"] * torch.tanh(found["c"]))
+
+
+def test_a_layer_inside_a_stack_and_inside_a_fused_module() -> None:
+    x = torch.randn(3, 9, 4)
+    gru_then_lstm = Architecture(
+        InputSpec(4, 9), (RecurrentLayer(CellType.GRU, 6, return_sequences=True), RecurrentLayer(CellType.LSTM, 5))
+    )
+    model = build(gru_then_lstm).eval()
+    with torch.no_grad():
+        gru_output, _ = model.blocks[0].rnn(x)
+        _, (_, c_n) = model.blocks[1].rnn(gru_output)  # the LSTM reads the GRU's sequence
+    torch.testing.assert_close(layer_steps(model, x, 0)["h"], gru_output)
+    cells = layer_steps(model, x, 1)["c"]
+    assert cells.shape == (3, 9, 5)
+    torch.testing.assert_close(cells[:, -1], c_n[-1])
+
+    tutorial = build(load_preset("Tutorial (PyTorch, num_layers=2): LSTM 64 → Linear 5")).eval()
+    x = torch.randn(2, 20, 10)
+    with torch.no_grad():
+        _, (_, c_n) = tutorial.blocks[0].rnn(x)
+    torch.testing.assert_close(layer_steps(tutorial, x, 0)["c"][:, -1], c_n[-1])  # the top of the two layers
+
+
+@settings(max_examples=20, deadline=None)
+@given(arch=valid_architectures(), seed=st.integers(0, 2**16))
+def test_every_layer_of_any_stack_is_seen_step_by_step(arch: Architecture, seed: int) -> None:
+    """Also layers that hand on only their last step, and layers inside a fused run (via the unfused twin)."""
+    torch.manual_seed(seed)
+    model = build(arch).eval()
+    time = arch.input.seq_len or 6
+    x = torch.randn(2, time, arch.input.features)
+    for index, layer in enumerate(arch.layers):
+        found = layer_steps(model, x, index)
+        assert set(found) == set(VIEWS[layer.type])
+        assert {tuple(v.shape) for v in found.values()} == {(2, time, layer.output_features)}
+    if arch.head is None and arch.layers[-1].return_sequences:
+        torch.testing.assert_close(found["h"], model(x))
