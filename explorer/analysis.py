@@ -157,7 +157,7 @@ def dense_params(input_features: int, units: int) -> int:
     return (input_features + 1) * units
 
 
-_GATE_NAMES = {CellType.LSTM: "4 gates (i, f, g, o)", CellType.GRU: "3 gates (r, z, n)", CellType.RNN: ""}
+_GATE_NAMES = {CellType.LSTM: "4 gates (i, f, g, o)", CellType.GRU: "3 gates (r, z, n)"}  # a plain RNN has one
 
 
 def params_formula(layer: RecurrentLayer, input_features: int) -> str:
@@ -167,7 +167,7 @@ def params_formula(layer: RecurrentLayer, input_features: int) -> str:
     terms = " + ".join(f"({units}×{fan_in} + {units}×{units} + b×{units})" for fan_in in fan_ins)
     if len(fan_ins) > 1:  # internal layers past the first read the one below: units × directions features
         terms = f"[{terms}]"
-    if layer.type.gates > 1:
+    if layer.type in _GATE_NAMES:
         terms = f"{_GATE_NAMES[layer.type]} × {terms}"
     if layer.directions == 2:
         terms = f"2 directions × {terms}"

@@ -216,7 +216,7 @@ def summary(analysis: Analysis) -> None:
     )
     # A static table, not st.dataframe: its cells wrap, so the notes (what each layer hands on, and why) are
     # read whole instead of cut at the column's edge. The layer number is the index: no extra 0, 1, 2 column.
-    # (No pandas Styler for thousands separators: it costs 4 ms on every rerun, the whole table's cost 4 times.)
+    # Plain numbers: a pandas Styler for thousands separators would cost 4 ms more on every rerun.
     st.table(pandas.DataFrame(rows).set_index("#"), border="horizontal")
     with st.expander("How the parameters add up, and why PyTorch and Keras count differently"):
         st.markdown(
