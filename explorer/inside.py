@@ -91,13 +91,14 @@ def steps(rnn: nn.LSTM | nn.GRU | nn.RNN, x: torch.Tensor) -> dict[str, torch.Te
             w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}{suffix}") for name in _WEIGHT_NAMES)
             projected = x @ w_ih.T + b_ih
             h = c = x.new_zeros(x.size(0), rnn.hidden_size)
-            seen: dict[str, list[torch.Tensor]] = {}
-            for t in reversed(order) if suffix.endswith("reverse") else order:
+            backward = suffix.endswith("reverse")
+            seen: dict[str, list[torch.Tensor]] = {}  # in the order computed
+            for t in reversed(order) if backward else order:
                 values = step(projected[:, t], h, c, w_hh, b_hh)
                 h, c = values["h"], values.get("c", c)
                 for key, value in values.items():
-                    seen.setdefault(key, [h] * x.size(1))[t] = value
-            directions.append({key: torch.stack(values, dim=1) for key, values in seen.items()})
+                    seen.setdefault(key, []).append(value)
+            directions.append({key: torch.stack(v[::-1] if backward else v, dim=1) for key, v in seen.items()})
     return {key: torch.cat([d[key] for d in directions], dim=-1) for key in directions[0]}
 
 
