@@ -39,9 +39,9 @@ def test_default_page_shows_the_tutorial(app: AppTest) -> None:
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
     total = summary(app)[-1]
     assert (total["Params PyTorch"], total["Params Keras"]) == (29_029, 28_773)
-    formulas = [m.value for m in app.expander[0].markdown]  # how they add up, and where the two frameworks part
-    assert "1. `LSTM(64, return_sequences)`: 4 gates (i, f, g, o) × (64×10 + 64×64 + b×64); " in formulas[1]
-    assert formulas[-1] == "3. `Dense(5, softmax)`: 32×5 weights + 5 biases, in both: 165"
+    (formulas,) = [m.value for m in app.expander[0].markdown]  # how they add up, where the two frameworks part
+    assert "\n\n1. `LSTM(64, return_sequences)`: 4 gates (i, f, g, o) × (64×10 + 64×64 + b×64); " in formulas
+    assert formulas.endswith("\n\n3. `Dense(5, softmax)`: 32×5 weights + 5 biases, in both: 165")
     assert not app.error
     assert "nn.LSTM(10, 64, batch_first=True)" in app.code[0].value
 

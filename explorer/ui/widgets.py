@@ -219,13 +219,13 @@ def summary(analysis: Analysis) -> None:
     # Plain numbers: a pandas Styler for thousands separators would cost 4 ms more on every rerun.
     st.table(pandas.DataFrame(rows).set_index("#"), border="horizontal")
     with st.expander("How the parameters add up, and why PyTorch and Keras count differently"):
-        st.markdown(
+        explanation = (
             "Each gate has input weights (units × features in), recurrent weights (units × units) and b bias "
             "vectors of units each. PyTorch keeps two (`bias_ih`, `bias_hh`), Keras one, except its GRU "
             "(`reset_after=True`, the default). The shapes are the same; only the biases differ."
         )
-        for r in layers:
-            st.markdown(f"{r.index}. `{r.title}`: {r.params_formula}")
+        formulas = [f"{r.index}. `{r.title}`: {r.params_formula}" for r in layers]
+        st.markdown("\n\n".join([explanation, *formulas]))  # one element, not one per layer, on every rerun
 
 
 def code(analysis: Analysis) -> None:
