@@ -10,12 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from explorer.analysis import ArchitectureInvalid
-from explorer.cli_train import train_command
 from explorer.codegen import keras_code, pytorch_code
 from explorer.report import summary_json, summary_text
-from explorer.spec import Limits, SpecError, parse_architecture, read_capped
-from explorer.tasks import TASKS
-from explorer.userdata import USER_TASKS
+from explorer.spec import Limits, SpecError, parse_architecture, problems_text, read_capped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,7 +21,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _task_names() -> tuple[list[str], str]:
+    """The task names and their one-line titles, for `train`. Imports torch (seconds): only when training."""
+    from explorer.tasks import TASKS
+    from explorer.userdata import USER_TASKS
+
+    return [*TASKS, *USER_TASKS], "Tasks: " + "; ".join(f"{t.name}: {t.title}" for t in TASKS.values())
+
+
+def _parser(training: bool) -> argparse.ArgumentParser:
+    """`training`: the command line asks for `train`, so its task names are loaded (summary and export need no
+    torch); otherwise `train` is listed, and a mistyped task is refused by the job's own check."""
     parser = _Parser(prog="python -m explorer", description="Analyse and export stacked RNN architectures.")
     commands = parser.add_subparsers(dest="command", required=True)
     summary = commands.add_parser("summary", help="shapes, parameters and diagnostics of an architecture file")
@@ -33,17 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="print runnable PyTorch or Keras code")
     export.add_argument("file", type=Path)
     export.add_argument("--framework", choices=("pytorch", "keras"), required=True)
-    train = commands.add_parser(
-        "train",
-        help="train the architecture on a synthetic task",
-        description="Tasks: " + "; ".join(f"{t.name}: {t.title}" for t in TASKS.values()),
-    )
+    tasks, description = _task_names() if training else (None, None)
+    train = commands.add_parser("train", help="train the architecture on a synthetic task", description=description)
     train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
-    train.add_argument("--task", choices=[*TASKS, *USER_TASKS], required=True)
+    train.add_argument("--task", choices=tasks, required=True)
     train.add_argument("--csv", type=Path, help="your data, for --task csv-forecast or csv-classify (README: formats)")
     train.add_argument("--steps", type=_positive, help="training steps (default: the task's suggestion)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="0 to 2147483647")
     train.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: the task's suggestion)")
     train.add_argument("--batch-size", type=_positive, default=64)
     train.add_argument("--clip", type=_positive_float, default=1.0, help="max gradient norm")
@@ -75,15 +79,18 @@ _positive, _positive_float = _positive_number(int), _positive_number(float)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(training=bool(argv) and argv[0] == "train").parse_args(argv)
     try:
         limits = Limits.from_env()
         arch = parse_architecture(read_capped(args.file, limits.max_file_bytes), limits)
     except (SpecError, ValueError) as exc:
         problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
-        print(f"error: {args.file}: " + "\n  ".join(problems), file=sys.stderr)
+        print(f"error: {args.file}: " + problems_text(problems, "\n  "), file=sys.stderr)
         return 2
     if args.command == "train":
+        from explorer.cli_train import train_command  # torch: seconds to import, needed by train alone
+
         return train_command(arch, args, limits)
     if args.command == "summary":
         print(json.dumps(summary_json(arch), indent=2) if args.json else summary_text(arch))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -101,14 +104,38 @@ class StackedRNN(nn.Module):
         return twin
 
 
+@dataclass(frozen=True)
+class ParameterName:
+    """A recurrent module's parameter name taken apart: `weight_ih_l10_reverse` is weight_ih of internal
+    layer 10, backward direction. The one reader of torch's naming; builder, trainer and inside view use it."""
+
+    kind: str  # weight_ih, weight_hh, bias_ih, bias_hh
+    layer: int
+    reverse: bool
+
+    def with_layer(self, layer: int) -> str:
+        return f"{self.kind}_l{layer}" + ("_reverse" if self.reverse else "")
+
+
+_PARAMETER_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?")
+
+
+def parse_parameter_name(name: str) -> ParameterName:
+    found = _PARAMETER_NAME.fullmatch(name)
+    if found is None:
+        raise ValueError(f"not a recurrent module's parameter name: {name!r}")
+    return ParameterName(found[1], int(found[2]), found[3] is not None)
+
+
 def _internal_layers(model: StackedRNN) -> list[dict[str, torch.Tensor]]:
-    """Each internal layer's parameters in stack order, keyed by name with the layer number as {}."""
+    """Each internal layer's parameters in stack order, keyed by their name in internal layer 0."""
     found = []
     for block in model.blocks:
-        for k in range(block.rnn.num_layers):
-            found.append(
-                {name.replace(f"_l{k}", "_l{}"): p for name, p in block.rnn.named_parameters() if f"_l{k}" in name}
-            )
+        layers: list[dict[str, torch.Tensor]] = [{} for _ in range(block.rnn.num_layers)]
+        for name, param in block.rnn.named_parameters():
+            parsed = parse_parameter_name(name)
+            layers[parsed.layer][parsed.with_layer(0)] = param
+        found.extend(layers)
     return found
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
+
+if TYPE_CHECKING:
+    from explorer.train import Report
 
 # Figures are built from plain dicts, with no plotly template: the page draws them in Streamlit's theme, and
 # plotly's helpers (make_subplots, add_scatter, templates) cost 5-10x more on every rerun that shows a chart.
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320}
 
 
-def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.Figure:
+def learning_curves(runs: Sequence[tuple[str, Sequence[Report]]], metric: str) -> go.Figure:
     """Loss (train solid, validation dashed) and the validation metric, one colour per run.
 
     Two side-by-side panels laid out by hand rather than with make_subplots: the live chart is rebuilt every
@@ -21,7 +25,7 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
     traces = []
     for n, (label, reports) in enumerate(runs):
         color = palette[n % len(palette)]
-        steps = [r["step"] for r in reports]
+        steps = [r.step for r in reports]
         series = [
             ("train_loss", f"{label} train", "solid", "", True),
             ("val_loss", f"{label} validation", "dash", "", True),
@@ -32,7 +36,7 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
                 {
                     "type": "scatter",
                     "x": steps,
-                    "y": [r[key] for r in reports],
+                    "y": [getattr(r, key) for r in reports],
                     "name": name,
                     "line": {"color": color, "dash": dash},
                     "legendgroup": label,
@@ -46,7 +50,7 @@ def learning_curves(runs: Sequence[tuple[str, list[dict]]], metric: str) -> go.F
         **_LAYOUT,
         "legend": {"orientation": "h", "y": -0.25},
         "xaxis": _axis("step", domain=panels[0][1], anchor="y"),
-        "yaxis": _log_axis([r[key] for _, reports in runs for r in reports for key in ("train_loss", "val_loss")]),
+        "yaxis": _log_axis([loss for _, reports in runs for r in reports for loss in (r.train_loss, r.val_loss)]),
         "xaxis2": _axis("step", domain=panels[1][1], anchor="y2"),
         "yaxis2": {"anchor": "x2"},
         "annotations": [
@@ -83,23 +87,33 @@ def _log_axis(values: Iterable[float]) -> dict:
     return {"type": "log"}
 
 
-def gradient_norms(reports: list[dict]) -> go.Figure:
+def gradient_norms(reports: Sequence[Report]) -> go.Figure:
     """Gradient norm per layer over training, on a log scale: vanishing gradients sink towards zero."""
-    layers = list(reports[0]["grad_norms"]) if reports else []
-    steps = [r["step"] for r in reports]
+    layers = list(reports[0].grad_norms) if reports else []
+    steps = [r.step for r in reports]
     traces = [
-        {"type": "scatter", "x": steps, "y": [r["grad_norms"][layer] for r in reports], "name": layer}
-        for layer in layers
+        {"type": "scatter", "x": steps, "y": [r.grad_norms[layer] for r in reports], "name": layer} for layer in layers
     ]
-    norms = [norm for r in reports for norm in r["grad_norms"].values()]
+    norms = [norm for r in reports for norm in r.grad_norms.values()]
     return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis=_log_axis(norms))
 
 
-def state_heatmap(values: Sequence[Sequence[float]], title: str, gate: bool = False) -> go.Figure:
-    """One sample's states or gates: time down, units across. States diverge around 0; a gate runs from 0
-    (shut) to 1 (open), so it gets a sequential scale fixed to that range."""
+def state_heatmap(
+    values: Sequence[Sequence[float]],
+    title: str,
+    gate: bool = False,
+    steps: Sequence[int] | None = None,
+    units: Sequence[int] | None = None,
+) -> go.Figure:
+    """One sample's states or gates: time down, units across (`steps` and `units` number them where only a part
+    is shown). States diverge around 0; a gate runs from 0 (shut) to 1 (open), so it gets a sequential scale
+    fixed to that range."""
     scale = {"colorscale": "Viridis", "zmin": 0, "zmax": 1} if gate else {"colorscale": "RdBu", "zmid": 0}
     heatmap = {"type": "heatmap", "z": values, **scale, "colorbar": {"title": {"text": "value"}}}
+    if steps is not None:
+        heatmap["y"] = list(steps)
+    if units is not None:
+        heatmap["x"] = list(units)
     return _figure([heatmap], title, xaxis=_axis("unit"), yaxis=_axis("time step", autorange="reversed"))
 
 

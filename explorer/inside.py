@@ -8,13 +8,14 @@ outputs and final states. Evaluation only: no dropout between internal layers, n
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from explorer.build import StackedRNN
+from explorer.build import StackedRNN, parse_parameter_name
 from explorer.spec import CellType
 
 # What the page can show of each cell, key → label; gates lie in (0, 1), states do not.
@@ -62,17 +63,13 @@ def _rnn(
 _STEP: dict[type, Callable[..., dict[str, Tensor]]] = {nn.LSTM: _lstm, nn.GRU: _gru, nn.RNN: _rnn}
 
 
-def _internal_layer(name: str) -> int:
-    return int(re.search(r"_l(\d+)", name)[1])
-
-
 def _below_top(rnn: nn.LSTM | nn.GRU | nn.RNN) -> nn.Module:
     """The module's internal layers but the top one, as one module with the same weights: torch runs them."""
     top = rnn.num_layers - 1
     below = type(rnn)(
         rnn.input_size, rnn.hidden_size, num_layers=top, bidirectional=rnn.bidirectional, batch_first=True
     )
-    below.load_state_dict({name: p for name, p in rnn.state_dict().items() if _internal_layer(name) < top})
+    below.load_state_dict({name: p for name, p in rnn.state_dict().items() if parse_parameter_name(name).layer < top})
     return below.to(next(rnn.parameters())).eval()
 
 
@@ -110,3 +107,33 @@ def layer_steps(model: StackedRNN, x: torch.Tensor, layer: int) -> dict[str, tor
         for block in twin.blocks[:layer]:
             x, _ = block.rnn(x)
     return steps(twin.blocks[layer].rnn, x)
+
+
+# What the page sends of one heatmap: at most this many time steps (a window the user moves) and units (every
+# k-th when there are more). 300 × 128 cells are about 0.5 MB of chart; a whole 2000-step bidirectional
+# 1024-unit layer would be 86 MB on every rerun.
+MAX_STEPS_SHOWN = 300
+MAX_UNITS_SHOWN = 128
+
+
+@dataclass(frozen=True)
+class HeatmapWindow:
+    values: list[list[float]]  # (steps shown, units shown)
+    steps: range  # the time steps shown
+    units: range  # the units shown
+    note: str | None  # what is left out, in words; None when everything is shown
+
+
+def heatmap_window(values: torch.Tensor, first_step: int = 0) -> HeatmapWindow:
+    """The part of a (time, units) matrix that the page shows, starting at `first_step` (clamped)."""
+    total_steps, total_units = values.shape
+    first = min(max(first_step, 0), max(total_steps - MAX_STEPS_SHOWN, 0))
+    steps = range(first, min(first + MAX_STEPS_SHOWN, total_steps))
+    units = range(0, total_units, math.ceil(total_units / MAX_UNITS_SHOWN))
+    notes = []
+    if len(steps) < total_steps:
+        notes.append(f"time steps {steps.start}–{steps.stop - 1} of {total_steps} (move the window to see the rest)")
+    if len(units) < total_units:
+        notes.append(f"every {units.step}th unit of {total_units}")
+    shown = values[steps.start : steps.stop, units.start :: units.step]
+    return HeatmapWindow(shown.tolist(), steps, units, "Showing " + " and ".join(notes) + "." if notes else None)

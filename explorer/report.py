@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis import Analysis, analyze, shape_brief
-from explorer.spec import Architecture, RecurrentLayer
+from explorer.spec import Architecture, DenseHead, RecurrentLayer
 
 
 def layer_title(layer: RecurrentLayer) -> str:
@@ -20,6 +20,11 @@ def layer_title(layer: RecurrentLayer) -> str:
     if layer.dropout:
         options.append(f"dropout={layer.dropout:g}")
     return f"{layer.type.value}({', '.join(options)})"
+
+
+def head_title(head: DenseHead) -> str:
+    """`Dense(5, softmax)`."""
+    return f"Dense({head.units}" + (f", {head.activation.value}" if head.activation else "") + ")"
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,7 @@ def summary_rows(analysis: Analysis) -> list[SummaryRow]:
     arch = analysis.architecture
     titles = [layer_title(layer) for layer in arch.layers]
     if arch.head is not None:
-        activation = f", {arch.head.activation.value}" if arch.head.activation else ""
-        titles.append(f"Dense({arch.head.units}{activation})")
+        titles.append(head_title(arch.head))
     return [
         SummaryRow(
             info.index,

@@ -1,15 +1,25 @@
-"""A training run in its own process: `python -m explorer train - --json`, fed the architecture on stdin.
+"""Training runs in their own processes (`python -m explorer.worker`), as the page starts and watches them.
 
 A process per run keeps training off the page's GIL (the page stays responsive and training keeps its
-speed), caps its torch threads on its own, and can be stopped with a signal between two steps.
-Reports arrive as JSON lines; nothing is unpickled, and the weights come back as a state_dict file
-loaded with weights_only=True.
+speed), caps its torch threads and its memory on its own, and can always be ended: Stop sends SIGTERM,
+which the worker sees between two steps, and SIGKILL follows after a short grace, so a step that takes
+long cannot outlive Stop, the time limit or a closed tab. The job goes in as one typed JSON object;
+Reports and the FinalSummary come back as JSON lines, and nothing is unpickled: the weights are a
+state_dict file loaded with weights_only=True. The worker's standard error is read as it is written (a
+chatty worker never blocks) and goes to the server's log; the page says what happened in words.
+
+Three parts: WorkerProcess (the process and its two pipes), TrainingRun (one run as the page shows it),
+TrainedModel (what a finished run's weights compute, loaded only when looked at). TrainingSlots counts
+the server's runs and watches them.
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,83 +27,68 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import IO
 
 import torch
 
 from explorer.build import StackedRNN, build
 from explorer.inside import layer_steps
-from explorer.spec import Architecture, architecture_to_json
+from explorer.report import head_title, layer_title
+from explorer.spec import Architecture
 from explorer.tasks import Data, Task, make_splits
-from explorer.train import TrainConfig
+from explorer.train import FinalSummary, Report, StopReason, TrainConfig
+from explorer.worker import TrainingJob
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG = logging.getLogger(__name__)
+RUN_DIR_PREFIX = "explorer-run-"
+OWNER_FILE = "server.pid"
+STDERR_LINES_KEPT = 200
+WORKER = [sys.executable, "-m", "explorer.worker"]
 
 
 @dataclass
-class _Progress:
-    """What the reader thread writes. Kept apart from the run, so the thread holds no reference to the
-    run: a run nobody holds any more (its tab closed) is collected, and its finalizer kills the worker."""
+class _Pipes:
+    """What the reader threads write. Kept apart from the run, so that no thread holds a reference to the
+    run: a run nobody holds any more (its tab closed) is freed at once, and its finalizer kills the worker."""
 
-    reports: list[dict] = field(default_factory=list)
-    final: dict | None = None
-    error: str | None = None
+    reports: list[Report] = field(default_factory=list)
+    final: FinalSummary | None = None
+    stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=STDERR_LINES_KEPT))
+    stdout_done: threading.Event = field(default_factory=threading.Event)
 
 
-def _read(process: subprocess.Popen, progress: _Progress) -> None:
-    for line in process.stdout:
+def _read_stdout(stream: IO[str], pipes: _Pipes) -> None:
+    for line in stream:
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if message.get("type") == "report":
-            progress.reports.append(message)
-        elif message.get("type") == "final":
-            progress.final = message
-    process.wait()
-    if progress.final is None:
-        progress.error = process.stderr.read().strip()[-2000:] or f"the run ended with code {process.returncode}"
+            if message.get("type") == "report":
+                pipes.reports.append(Report.from_json(message))
+            elif message.get("type") == "final":
+                pipes.final = FinalSummary.from_json(message)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            LOG.warning("a training worker printed a line that is not a report: %.200s", line)
+    pipes.stdout_done.set()
 
 
-@dataclass(eq=False)
-class TrainingRun:
-    """One run; its progress is updated by a reader thread and safe to read from the page at any time."""
+def _read_stderr(stream: IO[str], pipes: _Pipes) -> None:
+    for line in stream:  # drained as written: a worker that writes a lot to stderr never blocks on a full pipe
+        pipes.stderr.append(line.rstrip("\n"))
 
-    number: int
-    arch: Architecture
-    task: Task
-    config: TrainConfig
-    csv: bytes | None = None  # the user's data, for the csv-* tasks
-    stop_requested: bool = False
 
-    def __post_init__(self) -> None:
-        self.last_seen = time.monotonic()
-        self._inside_asked: tuple[int, int] | None = None
-        self._inside: dict[str, torch.Tensor] = {}
-        self._dir = tempfile.TemporaryDirectory(prefix="explorer-run-")
-        self.weights_path = Path(self._dir.name) / "weights.pt"
-        command = [sys.executable, "-m", "explorer", "train", "-", "--json", "--task", self.task.name]
-        options = {
-            "--steps": self.config.steps,
-            "--lr": self.config.lr,
-            "--batch-size": self.config.batch_size,
-            "--seed": self.config.seed,
-            "--device": self.config.device,
-            "--report-every": self.config.report_every,
-            "--threads": self.config.threads or 1,
-            "--save-weights": self.weights_path,
-            # Below the page's priority: when trainings fill the cores, edits still get the CPU first.
-            "--nice": 10,
-        }
-        if self.csv is not None:
-            options["--csv"] = Path(self._dir.name) / "data.csv"
-            options["--csv"].write_bytes(self.csv)
-        for flag, value in options.items():
-            command += [flag, str(value)]
-        self._process = subprocess.Popen(
-            command,
+class WorkerProcess:
+    """A worker process and its pipes. `end` asks it to stop (SIGTERM) and kills it (SIGKILL) if it has not
+    ended after `grace_s`: a step in torch's C++ code does not see the signal until it returns."""
+
+    def __init__(self, job: TrainingJob, grace_s: float, command: list[str] | None = None):
+        self.grace_s = grace_s
+        self.pipes = _Pipes()
+        self.process = subprocess.Popen(
+            command or WORKER,
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -101,75 +96,69 @@ class TrainingRun:
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        # A run whose page is gone (tab closed, session expired) must not train on: kill it when collected.
-        self._finalizer = weakref.finalize(self, _kill, self._process, self._dir)
-        self._process.stdin.write(architecture_to_json(self.arch))
-        self._process.stdin.close()
-        self._progress = _Progress()
-        self._reader = threading.Thread(target=_read, args=(self._process, self._progress), daemon=True)
-        self._reader.start()
-
-    def touch(self) -> None:
-        """The page showed this run: someone is still watching it."""
-        self.last_seen = time.monotonic()
-
-    @property
-    def reports(self) -> list[dict]:
-        return self._progress.reports
-
-    @property
-    def final(self) -> dict | None:
-        return self._progress.final
-
-    @property
-    def error(self) -> str | None:
-        return self._progress.error
+        assert self.process.stdin and self.process.stdout and self.process.stderr
+        try:
+            self.process.stdin.write(job.to_json())
+            self.process.stdin.close()
+        except BrokenPipeError:  # the worker ended before reading its job: its exit code says why
+            pass
+        self._threads = [
+            threading.Thread(target=_read_stdout, args=(self.process.stdout, self.pipes), daemon=True),
+            threading.Thread(target=_read_stderr, args=(self.process.stderr, self.pipes), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self.killed = False
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        return self.process.pid
 
     @property
-    def running(self) -> bool:
-        # The final line comes after the weights are saved: the run is over before the process has exited.
-        return self._progress.final is None and self._reader.is_alive()
+    def finished(self) -> bool:
+        """Its output is read to the end: the final line, if any, is in."""
+        return self.pipes.stdout_done.is_set() and self.process.poll() is not None
 
-    @property
-    def status(self) -> str:
-        if self.running:
-            return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
-        if self.final is None and self.stop_requested:
-            return "stopped"  # stopped while the worker was still starting, before its first step
-        if self.error or (self.final and self.final["failure"]):
-            return "failed"
-        return "stopped" if self.final["stopped"] else "done"
+    def end(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        timer = threading.Timer(self.grace_s, _kill_if_alive, args=(self.process, self))
+        timer.daemon = True
+        timer.start()
 
-    def stop(self) -> None:
-        self.stop_requested = True
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
+    def stderr_text(self) -> str:
+        return "\n".join(self.pipes.stderr)
 
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-        while self.running and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.running
 
-    @property
-    def progress(self) -> float:
-        return self.reports[-1]["step"] / self.config.steps if self.reports else 0.0
+def _kill_if_alive(process: subprocess.Popen, worker: WorkerProcess | None = None) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        if worker is not None:
+            worker.killed = True
 
-    @property
-    def eta_s(self) -> float | None:
-        """Seconds left at the last report's speed; None before the first report and once the run has ended."""
-        if not self.reports or not self.running:
-            return None
-        last = self.reports[-1]
-        return (self.config.steps - last["step"]) / max(last["steps_per_s"], 1e-9)
+
+def _refusal(stderr: str) -> str | None:
+    """The worker's own `error: ...` line, which says in words why the job was refused."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    return lines[-1].removeprefix("error: ") if lines else None
+
+
+@dataclass
+class TrainedModel:
+    """What a finished run's weights compute: the model and its validation samples, loaded once when first
+    looked at (the page reruns on every edit), and dropped with `TrainingRun.release`."""
+
+    arch: Architecture
+    task: Task
+    config: TrainConfig
+    weights_path: Path
+    _inside_asked: tuple[int, int] | None = None
+    _inside: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @cached_property
     def model(self) -> StackedRNN:
-        """The trained model, loaded once (the page reruns on every edit). Only after the run has ended."""
         model = build(self.arch)
         model.load_state_dict(torch.load(self.weights_path, weights_only=True))
         return model.eval()
@@ -189,10 +178,169 @@ class TrainingRun:
             self._inside_asked, self._inside = (sample, layer), {key: value[0] for key, value in found.items()}
         return self._inside
 
+
+class TrainingRun:
+    """One run as the page shows it; its progress is updated by reader threads and safe to read at any time."""
+
+    def __init__(
+        self,
+        number: int,
+        arch: Architecture,
+        task: Task,
+        config: TrainConfig,
+        csv: bytes | None = None,
+        grace_s: float = 3.0,
+        command: list[str] | None = None,
+    ):
+        self.number, self.arch, self.task, self.config = number, arch, task, config
+        self.stop_requested = False
+        self.ended_by_server: StopReason | None = None  # the server's time limit, enforced from outside
+        self.started = self.last_seen = time.monotonic()
+        self._dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
+        (self._dir / OWNER_FILE).write_text(str(os.getpid()))  # a restarted server sweeps a dead one's runs
+        self.weights_path = self._dir / "weights.pt"
+        csv_path = None
+        if csv is not None:
+            csv_path = self._dir / "data.csv"
+            csv_path.write_bytes(csv)
+        # Below the page's priority: when trainings fill the cores, edits still get the CPU first.
+        job = TrainingJob(arch, task.name, config, csv_path, self.weights_path, nice=10)
+        self.worker = WorkerProcess(job, grace_s, command)
+        # A run whose page is gone (tab closed, session expired) must not train on: kill it when freed.
+        self._finalizer = weakref.finalize(self, _discard, self.worker.process, self._dir)
+        self._trained: TrainedModel | None = None
+        self._logged = False
+
+    def touch(self) -> None:
+        """The page showed this run: someone is still watching it."""
+        self.last_seen = time.monotonic()
+
     @property
-    def label(self) -> str:
-        layers = "→".join(f"{layer.type.value}{layer.units}" for layer in self.arch.layers)
-        return f"#{self.number} {layers} · {self.task.name} · seed {self.config.seed}"
+    def reports(self) -> list[Report]:
+        return self.worker.pipes.reports
+
+    @property
+    def final(self) -> FinalSummary | None:
+        return self.worker.pipes.final
+
+    @property
+    def pid(self) -> int:
+        return self.worker.pid
+
+    @property
+    def running(self) -> bool:
+        # The final line comes after the weights are saved: the run is over before the process has exited.
+        return self.final is None and not self.worker.finished
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        if self.ended_by_server is not None:
+            return self.ended_by_server
+        return self.final.stop_reason if self.final is not None else None
+
+    @property
+    def error(self) -> str | None:
+        """Why the run ended without its final line, in words; the worker's own output goes to the log."""
+        if self.running or self.final is not None or self.stop_requested:
+            return None
+        self._log_failure()
+        code = self.worker.process.returncode
+        refusal = _refusal(self.worker.stderr_text())
+        if refusal is not None:
+            return refusal
+        if code == -signal.SIGKILL:
+            return (
+                "The training process was killed from outside, most likely because the machine ran out of memory. "
+                "Lower the batch size, the units or the sequence length."
+            )
+        return (
+            f"The training process ended unexpectedly (exit code {code}) before it finished. This is a fault of "
+            "the explorer, not of your model: the details are in the server's log."
+        )
+
+    def _log_failure(self) -> None:
+        if not self._logged:
+            self._logged = True
+            LOG.warning("training run %s ended without a result:\n%s", self.number, self.worker.stderr_text())
+
+    @property
+    def status(self) -> str:
+        if self.running:
+            return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
+        if self.final is None:
+            return "stopped" if self.stop_requested else "failed"
+        if self.final.failure:
+            return "failed"
+        return "stopped" if self.final.stopped else "done"
+
+    def stop(self, reason: StopReason = StopReason.REQUESTED) -> None:
+        if not self.stop_requested and reason is not StopReason.REQUESTED:
+            self.ended_by_server = reason
+        self.stop_requested = True
+        self.worker.end()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while self.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.running
+
+    @property
+    def progress(self) -> float:
+        return self.reports[-1].step / self.config.steps if self.reports else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the last report's speed; None before the first report and once the run has ended."""
+        if not self.reports or not self.running:
+            return None
+        last = self.reports[-1]
+        return (self.config.steps - last.step) / max(last.steps_per_s, 1e-9)
+
+    @property
+    def trained(self) -> TrainedModel:
+        """The trained model, loaded when first asked for (only after the run has ended with weights)."""
+        if self._trained is None:
+            self._trained = TrainedModel(self.arch, self.task, self.config, self.weights_path)
+        return self._trained
+
+    def release(self) -> None:
+        """Drop the loaded model: the weights stay on disk until the run itself is freed."""
+        self._trained = None
+
+    def discard(self) -> None:
+        """End the worker if it still runs and remove the run's files, now."""
+        self._finalizer()
+
+
+def _discard(process: subprocess.Popen, directory: Path) -> None:
+    _kill_if_alive(process)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def sweep_stale_runs(root: Path | None = None) -> list[Path]:
+    """Remove the run folders of servers that are gone (a server killed with SIGKILL cannot clean up)."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(RUN_DIR_PREFIX + "*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            owner = None  # no owner written: a folder left half made, or by an older version
+        if owner is not None and _alive(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 class ServerBusy(RuntimeError):
@@ -200,19 +348,22 @@ class ServerBusy(RuntimeError):
 
 
 class TrainingSlots:
-    """Server-wide count of runs training at once, shared by every session (one per server process)."""
+    """Server-wide count of runs training at once, shared by every session (one per server process), and the
+    watchdog that ends runs nobody watches any more and runs past the time limit."""
 
-    def __init__(self, capacity: int, max_unwatched_s: float = 90.0):
+    def __init__(self, capacity: int, max_unwatched_s: float = 90.0, grace_s: float = 3.0):
         self.capacity = capacity
         self.max_unwatched_s = max_unwatched_s
+        self.grace_s = grace_s
         self._lock = threading.Lock()
         self._runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # an abandoned run does not hold a slot
         self._watchdog: threading.Thread | None = None
+        sweep_stale_runs()
 
     def training(self) -> int:
         return sum(1 for run in list(self._runs) if run.running)
 
-    def start(self, *args, **kwargs) -> TrainingRun:
+    def start(self, number: int, arch: Architecture, task: Task, config: TrainConfig, **kwargs) -> TrainingRun:
         with self._lock:  # two sessions pressing Train at once cannot both take the last slot
             busy = self.training()
             if busy >= self.capacity:
@@ -220,24 +371,69 @@ class TrainingSlots:
                     f"The server is already training {busy} models, its limit (EXPLORER_MAX_CONCURRENT_TRAININGS="
                     f"{self.capacity}). Press Train again when one of them has finished."
                 )
-            run = TrainingRun(*args, **kwargs)
+            run = TrainingRun(number, arch, task, config, grace_s=self.grace_s, **kwargs)
             self._runs.add(run)
             if self._watchdog is None:
-                self._watchdog = threading.Thread(target=self._stop_unwatched, daemon=True)
+                self._watchdog = threading.Thread(target=self._watch, daemon=True)
                 self._watchdog.start()
             return run
 
-    def _stop_unwatched(self) -> None:
-        """Stop runs whose page stopped polling them: the tab was closed, or the browser went away."""
+    def _watch(self) -> None:
         while True:
             time.sleep(min(1.0, self.max_unwatched_s / 4))
-            for run in list(self._runs):
-                if run.running and not run.stop_requested and time.monotonic() - run.last_seen > self.max_unwatched_s:
-                    run.stop()
+            self.check_runs()
+
+    def check_runs(self) -> None:
+        """Stop runs whose page stopped polling them (the tab was closed, the browser went away), and runs past
+        the time limit that the worker did not end itself (a step that takes longer than the limit's margin).
+        A method of its own: no local variable keeps the last run it looked at alive between two checks."""
+        now = time.monotonic()
+        for run in list(self._runs):
+            if not run.running or run.stop_requested:
+                continue
+            limit = run.config.max_seconds
+            if limit is not None and now - run.started > limit + self.grace_s:
+                run.stop(StopReason.TIME_LIMIT)
+            elif now - run.last_seen > self.max_unwatched_s:
+                run.stop()
 
 
-def _kill(process: subprocess.Popen, directory: tempfile.TemporaryDirectory) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    directory.cleanup()
+RunIdentity = tuple[int, Architecture, str, TrainConfig]  # number, architecture, task name, settings
+
+
+def _run_fields(arch: Architecture, task: str, config: TrainConfig) -> dict[str, str]:
+    """Everything that can tell two runs apart, each as it would be written in a label."""
+    found = {
+        "input": f"input {arch.input.features} features, "
+        + (f"{arch.input.seq_len} steps" if arch.input.seq_len else "variable length"),
+        "task": task,
+    }
+    for i, layer in enumerate(arch.layers):
+        found[f"layer {i + 1}"] = f"layer {i + 1} {layer_title(layer)}"
+    found["head"] = "no head" if arch.head is None else f"head {head_title(arch.head)}"
+    found |= {
+        "lr": f"lr {config.lr:g}",
+        "batch": f"batch {config.batch_size}",
+        "steps": f"{config.steps} steps",
+        "seed": f"seed {config.seed}",
+        "device": f"device {config.device}",
+    }
+    return found
+
+
+def describe_runs(runs: Sequence[RunIdentity]) -> dict[int, str]:
+    """A label per run number: `#2 LSTM64→GRU32` and every field in which it differs from the others (a plain
+    and a bidirectional LSTM, two learning rates), so that no two different runs read the same."""
+    described = {number: _run_fields(arch, task, config) for number, arch, task, config in runs}
+    keys = list(dict.fromkeys(key for fields in described.values() for key in fields))
+    differing = [key for key in keys if len({fields.get(key) for fields in described.values()}) > 1]
+    labels = {}
+    for number, arch, task, _ in runs:
+        brief = "→".join(f"{layer.type.value}{layer.units}" for layer in arch.layers)
+        extras = [described[number][key] for key in differing if key in described[number]]
+        labels[number] = " · ".join([f"#{number} {brief}", *([] if "task" in differing else [task]), *extras])
+    return labels
+
+
+def run_labels(runs: Sequence[TrainingRun]) -> dict[int, str]:
+    return describe_runs([(run.number, run.arch, run.task.name, run.config) for run in runs])

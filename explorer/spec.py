@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -55,7 +56,11 @@ class Limits:
     max_steps: int = 5000  # per training run
     max_batch_size: int = 512  # training batch
     max_train_seconds: int = 300  # a run stops itself after this long
+    # One training's memory, estimated before it starts (refused above it) and capped inside its worker.
+    # Four trainings at the default fit a 24 GB classroom server with room for the page and its sessions.
+    max_train_memory_mb: int = 2048
     max_concurrent_trainings: int = 4  # on the whole server; one more is refused with a message
+    max_runs_kept: int = 10  # per session: the oldest finished run is dropped, with a note, to make room
     # A run no page has looked at for this long is stopped (its tab was closed). Browsers slow the
     # timers of background tabs to about once a minute, so this stays well above a minute.
     max_unwatched_seconds: int = 90
@@ -147,9 +152,39 @@ _LAYER_KEYS = ("type", "units", "return_sequences", "bidirectional", "dropout", 
 _HEAD_KEYS = ("units", "activation")
 
 
+MAX_SHOWN_CHARS = 40  # of a value or key from the user, quoted in a message
+MAX_PROBLEMS_SHOWN = 10
+
+
 def _describe(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """A value from the user as a message shows it: JSON-quoted (control characters, lone surrogates and other
+    non-ASCII letters escaped), cut short, and never walked into (a value nested 1,000 deep is "a list")."""
+    items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
+    if any(isinstance(item, (dict, list)) for item in items):  # a nested one is named, not walked
+        if isinstance(value, dict):
+            return f"an object with {len(value)} key{'s' if len(value) != 1 else ''}"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_SHOWN_CHARS:
+        return f"a number of {len(str(abs(value)))} digits"
+    text = json.dumps(value)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 3] + "..."
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _key(key: str) -> str:
+    """A key as a path shows it: `colour` as it is, anything else quoted like a value."""
+    return key if _PLAIN_KEY.fullmatch(key) else _describe(key)
+
+
+def problems_text(problems: tuple[str, ...] | list[str], separator: str = "; ") -> str:
+    """The problems of one input joined, the first MAX_PROBLEMS_SHOWN of them and a count of the rest."""
+    shown = separator.join(problems[:MAX_PROBLEMS_SHOWN])
+    hidden = len(problems) - MAX_PROBLEMS_SHOWN
+    return shown + (f"{separator}… and {hidden:,} more" if hidden > 0 else "")
 
 
 class _Reader:
@@ -167,7 +202,7 @@ class _Reader:
             return None
         unknown = [k for k in value if k not in allowed]
         for key in unknown:
-            self.problems.append(f"{path}.{key} is not a known key (known: {', '.join(allowed)})")
+            self.problems.append(f"{path}.{_key(key)} is not a known key (known: {', '.join(allowed)})")
         return value
 
     def integer(self, value: Any, path: str, low: int, high: int, *, optional: bool = False) -> int | None:
@@ -187,7 +222,8 @@ class _Reader:
         return value
 
     def choice(self, value: Any, path: str, options: Mapping[str, Any], shown: str) -> Any:
-        found = options.get(value.upper()) if isinstance(value, str) else None
+        # ASCII only: upper() maps lookalikes onto the real letters ("ſimpleRNN", "lſtm", "sıgmoıd").
+        found = options.get(value.upper()) if isinstance(value, str) and value.isascii() else None
         if found is None:
             self.fail(path, f"one of {shown}", value)
         return found
@@ -271,7 +307,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     result = {}
     for key, value in pairs:
         if key in result:
-            raise SpecError([f"the key {key!r} appears twice in one object"])
+            raise SpecError([f"the key {_describe(key)} appears twice in one object"])
         result[key] = value
     return result
 

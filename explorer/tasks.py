@@ -40,6 +40,10 @@ class Data:
 
 Generator = Callable[[int, int, bool, torch.Generator], Data]
 
+DEFAULT_STEPS = 300
+DEFAULT_LR = 3e-3
+N_TRAIN, N_VAL = 2048, 512  # sequences generated for a synthetic task
+
 
 @dataclass(frozen=True, eq=False)
 class Task:
@@ -53,12 +57,13 @@ class Task:
     default_seq_len: int
     generate: Generator
     baseline_name: str
-    suggested_steps: int = 300
-    suggested_lr: float = 3e-3
+    suggested_steps: int = DEFAULT_STEPS
+    suggested_lr: float = DEFAULT_LR
     # User data: (seq_len, seed) -> (train, val) instead of generating; fixed_seq_len where rows fix it.
     user_splits: Callable[[int, int], tuple[Data, Data]] | None = None
     fixed_seq_len: int | None = None
     variable_lengths: bool = False  # user sequences of different lengths: the input must be variable
+    examples: int = N_TRAIN + N_VAL  # at most this many sequences in train and validation together (memory)
 
     @property
     def metric(self) -> str:
@@ -193,7 +198,9 @@ def seq_len_for(task: Task, arch: Architecture) -> int:
     return task.fixed_seq_len or arch.input.seq_len or task.default_seq_len
 
 
-def make_splits(task: Task, arch: Architecture, seed: int, n_train: int = 2048, n_val: int = 512) -> tuple[Data, Data]:
+def make_splits(
+    task: Task, arch: Architecture, seed: int, n_train: int = N_TRAIN, n_val: int = N_VAL
+) -> tuple[Data, Data]:
     """Train and validation sets from one seed: the same seed gives the same data."""
     seq_len, variable = seq_len_for(task, arch), arch.input.seq_len is None
     if task.user_splits is not None:

@@ -2,23 +2,35 @@
 
 It syncs with the device only at reporting steps (loss, metrics, gradient norms), checks the loss
 for NaN/inf there, and can be stopped between any two steps, leaving a consistent model.
+
+What travels between the page and its training worker is typed here: the TrainConfig in, Reports and one
+FinalSummary out, each as one JSON object with `to_json` / `from_json`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
 
 import torch
 from torch import nn
 
 from explorer.analysis import short_layer_names
-from explorer.build import StackedRNN, build
+from explorer.build import StackedRNN, build, count_parameters, parse_parameter_name
 from explorer.spec import DEFAULT_LIMITS, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
+
+MAX_SEED = 2**31 - 1
+MAX_LR = 1.0
+# Validation runs in chunks of this many sequences, or of the training batch where that is larger: its memory
+# then stays near a training step's, whatever the size of the validation set.
+EVAL_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -41,8 +53,25 @@ class TrainConfig:
         ]:
             if not 1 <= value <= high:
                 raise ValueError(f"{name} must be from 1 to {high} (the limit, {variable}), received {value}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"the learning rate must be a finite number > 0, received {self.lr}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise ValueError(f"the learning rate must be a number above 0 and at most {MAX_LR:g}, received {self.lr}")
+        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
+            raise ValueError(f"the gradient clip must be a finite number above 0, received {self.clip}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"the seed must be a whole number from 0 to {MAX_SEED:,}, received {self.seed}")
+        cores = os.cpu_count() or 1
+        if self.threads is not None and not 1 <= self.threads <= cores:
+            raise ValueError(f"threads must be from 1 to {cores} (this machine's cores), received {self.threads}")
+        if self.report_every < 1:
+            raise ValueError(f"report every must be 1 or more steps, received {self.report_every}")
+        resolve_device(self.device)  # an unknown name is refused here, before any work
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -57,27 +86,87 @@ class Report:
     elapsed_s: float
     grad_norms: dict[str, float] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data[f"val_{self.metric}"] = self.val_metric
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+class StopReason(str, Enum):
+    REQUESTED = "requested"  # Stop, SIGINT or SIGTERM
+    TIME_LIMIT = "time_limit"  # the server's EXPLORER_MAX_TRAIN_SECONDS
+
+
+@dataclass(frozen=True)
+class FinalSummary:
+    """The worker's last line, and the CLI's final object: how the run ended and where it got."""
+
+    task: str
+    metric: str
+    steps_done: int
+    stopped: bool  # by the caller, or by the time limit
+    stop_reason: StopReason | None
+    failure: str | None  # why training ended early on its own (NaN loss, out of memory), in words
+    device: str
+    device_note: str | None
+    params: int
+    baseline: float
+    baseline_name: str
+    val_loss: float | None
+    val_metric: float | None
+    steps_per_s: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"type": "final", **asdict(self)}
+        data["stop_reason"] = None if self.stop_reason is None else self.stop_reason.value
+        data[f"val_{self.metric}"] = self.val_metric
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FinalSummary:
+        values = {f.name: data[f.name] for f in fields(cls)}
+        values["stop_reason"] = None if data["stop_reason"] is None else StopReason(data["stop_reason"])
+        return cls(**values)
 
 
 @dataclass
 class Result:
     reports: list[Report]
-    stopped: bool  # by the caller, or by the time limit
-    failure: str | None  # why training ended early on its own (NaN loss, out of memory)
+    stopped: bool
+    stop_reason: StopReason | None
+    failure: str | None
     baseline: float
     device: str
     device_note: str | None
     model: StackedRNN
     steps_done: int
-    stop_reason: str | None = None
 
     @property
     def final(self) -> Report | None:
         return self.reports[-1] if self.reports else None
+
+    def summary(self, task: Task) -> FinalSummary:
+        final = self.final
+        return FinalSummary(
+            task=task.name,
+            metric=task.metric,
+            steps_done=self.steps_done,
+            stopped=self.stopped,
+            stop_reason=self.stop_reason,
+            failure=self.failure,
+            device=self.device,
+            device_note=self.device_note,
+            params=count_parameters(self.model),
+            baseline=self.baseline,
+            baseline_name=task.baseline_name,
+            val_loss=final.val_loss if final else None,
+            val_metric=final.val_metric if final else None,
+            steps_per_s=final.steps_per_s if final else None,
+        )
 
 
 class TaskMismatch(ValueError):
@@ -86,6 +175,8 @@ class TaskMismatch(ValueError):
 
 def resolve_device(requested: str) -> tuple[torch.device, str | None]:
     """auto: cuda, then mps, then cpu. A missing device falls back to the CPU, with the reason."""
+    if requested not in ("auto", "cpu", "cuda", "mps"):
+        raise ValueError(f"device must be auto, cpu, cuda or mps, received {requested!r}")
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if requested == "auto":
@@ -96,8 +187,6 @@ def resolve_device(requested: str) -> tuple[torch.device, str | None]:
         ), "CUDA was chosen but torch sees no CUDA GPU (a CPU build, or no GPU): training on the CPU."
     if requested == "mps" and not mps:
         return torch.device("cpu"), "MPS was chosen but this machine has no Apple GPU for torch: training on the CPU."
-    if requested not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps, received {requested!r}")
     return torch.device(requested), None
 
 
@@ -121,28 +210,49 @@ def layer_groups(model: StackedRNN, arch_names: list[str]) -> dict[str, list[nn.
     for block in model.blocks:
         owners = [i for i in block.layers for _ in range(model.layer_depths[i])]
         for name, param in block.rnn.named_parameters():
-            k = int(name.split("_l")[1].split("_")[0])  # weight_ih_l1_reverse -> 1
-            groups[arch_names[owners[k]]].append(param)
+            groups[arch_names[owners[parse_parameter_name(name).layer]]].append(param)
     if model.head is not None:
         groups["Dense"] = list(model.head.parameters())
     return groups
 
 
-def _loss_and_metric(task: Task, model: StackedRNN, data: Data) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and metric over `data`, as device tensors (no host sync here)."""
+def _sums(task: Task, model: StackedRNN, data: Data) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Summed loss, summed metric and how many predictions they cover, as device tensors (no host sync)."""
     lengths = data.lengths if model.variable_length else None
     if task.kind is Kind.REGRESSION:
-        prediction = model(data.x, lengths)
-        loss = torch.mean((prediction - data.y) ** 2)
-        return loss, loss.detach()
+        squared = torch.sum((model(data.x, lengths) - data.y) ** 2)
+        return squared, squared.detach(), data.y.numel()
     logits = model.run(data.x, lengths, activate=False)[0]  # cross-entropy takes logits
     if task.per_step:
         valid = torch.arange(data.y.size(1), device=data.y.device).unsqueeze(0) < data.lengths.unsqueeze(1)
         logits, targets = logits[valid], data.y[valid]
     else:
         targets = data.y
-    loss = nn.functional.cross_entropy(logits, targets)
-    return loss, (logits.argmax(-1) == targets).float().mean()
+    loss = nn.functional.cross_entropy(logits, targets, reduction="sum")
+    return loss, (logits.argmax(-1) == targets).float().sum(), targets.numel()
+
+
+def _loss(task: Task, model: StackedRNN, data: Data) -> torch.Tensor:
+    total, _, count = _sums(task, model, data)
+    return total / count
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """torch's CPU allocator refuses past the worker's cap (its DefaultCPUAllocator says so); Python raises
+    MemoryError; CUDA its own error."""
+    return isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "DefaultCPUAllocator" in str(exc)
+
+
+def _out_of_memory_message(exc: BaseException, step: int, batch_size: int) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return (
+            f"The GPU ran out of memory at step {step} (batch {batch_size}). "
+            "Lower the batch size or the units, or train on the CPU."
+        )
+    return (
+        f"Training ran out of memory at step {step} (batch {batch_size}): it reached the memory a training may "
+        "use on this server (EXPLORER_MAX_TRAIN_MEMORY_MB). Lower the batch size, the units or the sequence length."
+    )
 
 
 def _nan_explanation(config: TrainConfig, step: int) -> str:
@@ -152,6 +262,10 @@ def _nan_explanation(config: TrainConfig, step: int) -> str:
         + ("" if config.clip else ", or turn on gradient clipping")
         + "."
     )
+
+
+def _time_limit_reached(config: TrainConfig, start: float) -> bool:
+    return config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
 
 
 class Trainer:
@@ -165,51 +279,49 @@ class Trainer:
         self.device, self.device_note = resolve_device(config.device)
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> Result:
-        config, task = self.config, self.task
+        config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
         tune_allocator()
         torch.manual_seed(config.seed)  # weights and dropout
-        train, val = make_splits(task, self.arch, config.seed)
-        base = baseline(task, train, val)
+        train, val = make_splits(self.task, self.arch, config.seed)
         model = build(self.arch).to(self.device)
-        train, val = train.to(self.device), val.to(self.device)
+        result = Result([], False, None, None, baseline(self.task, train, val), str(self.device), self.device_note,
+                        model, 0)  # fmt: skip
+        try:
+            self._loop(model, train.to(self.device), val.to(self.device), result, should_stop)
+        except (RuntimeError, MemoryError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            result.failure = _out_of_memory_message(exc, result.steps_done + 1, config.batch_size)
+        model.eval()
+        return result
+
+    def _loop(self, model: StackedRNN, train: Data, val: Data, result: Result, should_stop: Callable[[], bool]) -> None:
+        config, task = self.config, self.task
         groups = layer_groups(model, short_layer_names(self.arch))
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         batches = torch.Generator().manual_seed(config.seed + 1)
-        reports: list[Report] = []
         running = torch.zeros((), device=self.device)  # summed on the device: no sync per step
-        since_report, failure, stopped, steps_done, stop_reason = 0, None, False, 0, None
+        since_report = 0
         start = time.perf_counter()
         for step in range(1, config.steps + 1):
-            if should_stop():
-                stopped, stop_reason = True, "stopped on request"
-                break
-            if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-                stopped = True
-                stop_reason = (
-                    f"stopped at the server's time limit of {config.max_seconds:g} s (EXPLORER_MAX_TRAIN_SECONDS)"
-                )
-                break
+            requested = should_stop()
+            if requested or _time_limit_reached(config, start):
+                result.stopped = True
+                result.stop_reason = StopReason.REQUESTED if requested else StopReason.TIME_LIMIT
+                return
             model.train()
             index = torch.randint(0, len(train), (config.batch_size,), generator=batches).to(self.device)
-            batch = Data(train.x[index], train.y[index], train.lengths[index])
-            try:
-                loss, _ = _loss_and_metric(task, model, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                report_now = step % config.report_every == 0 or step == config.steps
-                grad_norms = _grad_norms(groups) if report_now else {}
-                if config.clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-                optimizer.step()
-            except torch.cuda.OutOfMemoryError:
-                failure = (
-                    f"The GPU ran out of memory at step {step} (batch {config.batch_size}). "
-                    "Lower the batch size or the units, or train on the CPU."
-                )
-                break
-            steps_done = step
+            loss = _loss(task, model, Data(train.x[index], train.y[index], train.lengths[index]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            report_now = step % config.report_every == 0 or step == config.steps
+            grad_norms = _grad_norms(groups) if report_now else {}
+            if config.clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            result.steps_done = step
             running += loss.detach()
             since_report += 1
             if not report_now:
@@ -218,26 +330,31 @@ class Trainer:
             running.zero_()
             since_report = 0
             if not math.isfinite(train_loss):
-                failure = _nan_explanation(config, step)
-                break
+                result.failure = _nan_explanation(config, step)
+                return
             val_loss, val_metric = self._evaluate(model, val)
             elapsed = time.perf_counter() - start
             report = Report(
                 step, config.steps, train_loss, val_loss, val_metric, task.metric, step / elapsed, elapsed, grad_norms
             )
-            reports.append(report)
+            result.reports.append(report)
             if self.on_report:
                 self.on_report(report)
-        model.eval()
-        return Result(
-            reports, stopped, failure, base, str(self.device), self.device_note, model, steps_done, stop_reason
-        )
 
     def _evaluate(self, model: StackedRNN, val: Data) -> tuple[float, float]:
+        """Mean loss and metric over the validation set, a chunk at a time."""
         model.eval()
+        loss = metric = torch.zeros((), device=self.device)
+        count = 0
+        size = max(EVAL_CHUNK, self.config.batch_size)
         with torch.no_grad():
-            loss, metric = _loss_and_metric(self.task, model, val)
-        return loss.item(), metric.item()
+            for first in range(0, len(val), size):
+                chunk = slice(first, first + size)
+                chunk_loss, chunk_metric, n = _sums(
+                    self.task, model, Data(val.x[chunk], val.y[chunk], val.lengths[chunk])
+                )
+                loss, metric, count = loss + chunk_loss, metric + chunk_metric, count + n
+        return loss.item() / count, metric.item() / count
 
 
 def _grad_norms(groups: dict[str, list[nn.Parameter]]) -> dict[str, float]:

@@ -19,18 +19,21 @@ import re
 
 import torch
 
+from explorer.literal import printable
 from explorer.spec import DEFAULT_LIMITS, Limits
 from explorer.tasks import FORECAST_HORIZON, Data, Kind, Task
 
-MAX_ROWS = 20_000
+MAX_ROWS = 20_000  # rows of numbers (a forecasting file's header row comes on top)
 MAX_WINDOWS = 20_000
+# Values are z-scored in float64 and trained in float32: past this magnitude their squares overflow.
+MAX_MAGNITUDE = 1e30
 
 
 class DataError(ValueError):
     """A CSV that cannot be used; the message says where and why."""
 
 
-def _rows(raw: bytes, max_bytes: int) -> list[list[str]]:
+def _rows(raw: bytes, max_bytes: int, header: bool) -> list[list[str]]:
     if len(raw) > max_bytes:
         raise DataError(f"the file is {len(raw):,} bytes, more than the limit of {max_bytes:,}")
     try:
@@ -41,8 +44,8 @@ def _rows(raw: bytes, max_bytes: int) -> list[list[str]]:
         rows = [row for row in csv.reader(io.StringIO(text)) if row]
     except csv.Error as exc:
         raise DataError(f"the file is not valid CSV: {exc}") from None
-    if len(rows) > MAX_ROWS + 1:
-        raise DataError(f"the file has {len(rows):,} rows, more than the limit of {MAX_ROWS:,}")
+    if len(rows) - header > MAX_ROWS:
+        raise DataError(f"the file has {len(rows) - header:,} rows of numbers, more than the limit of {MAX_ROWS:,}")
     return rows
 
 
@@ -50,15 +53,18 @@ def _numbers(cells: list[str], row: int) -> list[float]:
     try:
         values = [float(cell) for cell in cells]
     except ValueError:
-        raise DataError(f"row {row} holds something that is not a number: {cells[:5]}") from None
+        shown = [printable(cell, 20) for cell in cells[:5]]
+        raise DataError(f"row {row} holds something that is not a number: {shown}") from None
     if not all(math.isfinite(v) for v in values):
         raise DataError(f"row {row} holds NaN or an infinite value")
+    if any(abs(v) > MAX_MAGNITUDE for v in values):
+        raise DataError(f"row {row} holds a value beyond ±{MAX_MAGNITUDE:g}, too large to normalise: rescale the data")
     return values
 
 
 def parse_series_csv(raw: bytes, max_bytes: int = DEFAULT_LIMITS.max_csv_bytes) -> torch.Tensor:
     """One time series per column under a header row of names: a (time, series) tensor."""
-    rows = _rows(raw, max_bytes)
+    rows = _rows(raw, max_bytes, header=True)
     if len(rows) < 3:
         raise DataError("the file needs a header row and at least two rows of numbers")
     header, body = rows[0], rows[1:]
@@ -67,12 +73,18 @@ def parse_series_csv(raw: bytes, max_bytes: int = DEFAULT_LIMITS.max_csv_bytes) 
         if len(row) != len(header):
             raise DataError(f"row {r} has {len(row)} values but the header names {len(header)} columns")
         values.append(_numbers(row, r))
-    return torch.tensor(values, dtype=torch.float32)
+    series = torch.tensor(values, dtype=torch.float64)
+    spread = series.std(0)
+    for column, name in enumerate(header):
+        if spread[column] == 0:
+            shown = printable(name, 40)
+            raise DataError(f"the series {shown!r} (column {column + 1}) is constant: there is nothing to forecast")
+    return series
 
 
 def forecast_task(raw: bytes, name: str = "your series", limits: Limits = DEFAULT_LIMITS) -> Task:
     series = parse_series_csv(raw, limits.max_csv_bytes)
-    series = (series - series.mean(0)) / series.std(0).clamp_min(1e-6)  # z-score each series
+    series = ((series - series.mean(0)) / series.std(0)).float()  # z-score each series, in float64
 
     def splits(seq_len: int, seed: int) -> tuple[Data, Data]:
         span = seq_len + FORECAST_HORIZON
@@ -105,11 +117,12 @@ def forecast_task(raw: bytes, name: str = "your series", limits: Limits = DEFAUL
         lambda *_: None,
         "repeat the last value",
         user_splits=splits,
+        examples=min(series.numel(), 2 * MAX_WINDOWS),  # a window per value at most, capped in each split
     )
 
 
 def classification_task(raw: bytes, name: str = "your sequences", limits: Limits = DEFAULT_LIMITS) -> Task:
-    rows = _rows(raw, limits.max_csv_bytes)
+    rows = _rows(raw, limits.max_csv_bytes, header=False)
     max_seq_len = limits.max_seq_len
     if len(rows) < 10:
         raise DataError(f"the file has {len(rows)} rows; classification needs at least 10 (one sequence a row)")
@@ -126,10 +139,15 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
         sequences.append(_numbers(row[1:], r))
     lengths = torch.tensor([len(s) for s in sequences])
     longest = int(lengths.max())
-    x = torch.zeros(len(rows), longest, 1)
+    x = torch.zeros(len(rows), longest, 1, dtype=torch.float64)
     for i, values in enumerate(sequences):
-        x[i, : len(values), 0] = torch.tensor(values)
-    x = (x - x[x != 0].mean()) / x[x != 0].std().clamp_min(1e-6) * (x != 0)  # z-score the values, keep padding 0
+        x[i, : len(values), 0] = torch.tensor(values, dtype=torch.float64)
+    # z-score the real values (zeros among them too); the padding after each row's end stays 0
+    valid = (torch.arange(longest).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+    spread = x[valid].std()
+    if spread == 0:
+        raise DataError("every value in the file is the same: there is nothing to tell the classes apart by")
+    x = ((x - x[valid].mean()) / spread * valid).float()
     y = torch.tensor([names.index(label) for label in labels])
     equal = bool((lengths == longest).all())
 
@@ -142,7 +160,8 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
     return Task(
         "csv-classify",
         f"Classifying {name}",
-        f"Your {len(rows)} sequences in {len(names)} classes ({', '.join(names[:6])}{'…' if len(names) > 6 else ''}).",
+        f"Your {len(rows)} sequences in {len(names)} classes "
+        f"({', '.join(printable(n, 30) for n in names[:6])}{'…' if len(names) > 6 else ''}).",
         Kind.CLASSIFICATION,
         1,
         len(names),
@@ -153,6 +172,7 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
         user_splits=splits,
         fixed_seq_len=longest if equal else None,
         variable_lengths=not equal,
+        examples=len(rows),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,12 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def shown(elements) -> list[str]:
+    """The text of AppTest's alert or caption elements as the reader sees it: the page backslash-escapes every
+    punctuation mark of a message (explorer.literal), and the browser shows the marks alone."""
+    return [re.sub(r"\\(.)", r"\1", element.value) for element in elements]
 
 
 def concrete(shape: Shape, batch: int, time: int) -> tuple[int, ...]:

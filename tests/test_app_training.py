@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.inside import layer_steps
 
-from helpers import ASSETS
+from helpers import ASSETS, shown
 
 APP = str(ASSETS.parent / "app.py")
 
@@ -57,9 +57,9 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
 
     # Inside: the first layer's hidden states on validation sample 0 are what torch computes...
     run = app.session_state["runs"][-1]
-    x = run.validation_samples.x[:1]
+    x = run.trained.validation_samples.x[:1]
     with torch.no_grad():
-        torch_output = run.model.unfused_twin(torch.device("cpu")).blocks[0].rnn(x)[0][0]
+        torch_output = run.trained.model.unfused_twin(torch.device("cpu")).blocks[0].rnn(x)[0][0]
     heatmap = inside_heatmap(app)
     assert heatmap["layout"]["title"]["text"] == "hidden state h_t of layer 1 LSTM (time × units), sample 0"
     assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), torch_output, atol=1e-5)
@@ -68,7 +68,7 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     heatmap = inside_heatmap(app)
     assert heatmap["layout"]["title"]["text"].startswith("forget gate f_t of layer 1 LSTM")
     assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, 1)
-    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), layer_steps(run.model, x, 0)["f"][0])
+    assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), layer_steps(run.trained.model, x, 0)["f"][0])
     app.selectbox(key="inside.layer").set_value(1).run()
     assert app.selectbox(key="inside.view.GRU").options == ["hidden state h_t", "update gate z_t", "reset gate r_t"]
     app.selectbox(key="inside.view.GRU").set_value("z").run()
@@ -84,13 +84,13 @@ def test_stop_stops_a_long_run(app: AppTest) -> None:
     text = wait_until(app, ("stopped",), timeout=10)
     assert "stopped" in text
     run = app.session_state["runs"][-1]
-    assert run.final["stopped"] and run.final["steps_done"] < 5000
+    assert run.final.stopped and run.final.steps_done < 5000
 
 
 def test_a_task_that_does_not_fit_offers_fixes_and_blocks_training(app: AppTest) -> None:
     app.selectbox(key="train.task").set_value("label").run()
     assert app.button(key="train.start").disabled
-    messages = [e.value for e in app.error]
+    messages = shown(app.error)
     assert any("one prediction per time step" in m for m in messages)
     for _ in range(3):  # each fix changes the architecture, and the list of misfits with it
         fixes = [b for b in app.button if b.key and b.key.startswith("taskfix")]

@@ -7,17 +7,22 @@ import json
 import plotly.io as pio
 
 from explorer.charts import forecast_plot, gradient_norms, learning_curves, state_heatmap
+from explorer.train import Report
 
 
-def reports(scale: float, count: int = 5) -> list[dict]:
+def reports(scale: float, count: int = 5) -> list[Report]:
     return [
-        {
-            "step": 10 * (n + 1),
-            "train_loss": scale / (n + 1),
-            "val_loss": 1.5 * scale / (n + 1),
-            "val_metric": n / count,
-            "grad_norms": {"1 LSTM": 0.1 * n, "2 GRU": 0.2 * n},
-        }
+        Report(
+            step=10 * (n + 1),
+            steps=10 * count,
+            train_loss=scale / (n + 1),
+            val_loss=1.5 * scale / (n + 1),
+            val_metric=n / count,
+            metric="accuracy",
+            steps_per_s=100.0,
+            elapsed_s=0.1 * (n + 1),
+            grad_norms={"1 LSTM": 0.1 * n, "2 GRU": 0.2 * n},
+        )
         for n in range(count)
     ]
 
@@ -30,7 +35,7 @@ def test_learning_curves_put_loss_left_on_a_log_scale_and_the_metric_right() -> 
         f"{label} {series}" for label in ("#1 LSTM64", "#2 GRU32") for series in ("train", "validation", "accuracy")
     }
     first = traces["#1 LSTM64 validation"]
-    assert first["x"] == [10, 20, 30, 40, 50] and first["y"] == [r["val_loss"] for r in runs[0][1]]
+    assert first["x"] == [10, 20, 30, 40, 50] and first["y"] == [r.val_loss for r in runs[0][1]]
     assert first["line"]["dash"] == "dash" and (first["xaxis"], first["yaxis"]) == ("x", "y")
     metric = traces["#2 GRU32 accuracy"]
     assert (metric["xaxis"], metric["yaxis"]) == ("x2", "y2") and metric["y"] == [0.0, 1 / 3, 2 / 3]
@@ -48,7 +53,7 @@ def test_gradient_norms_draw_one_curve_per_layer() -> None:
     history = reports(1.0)
     figure = json.loads(pio.to_json(gradient_norms(history)))
     assert [trace["name"] for trace in figure["data"]] == ["1 LSTM", "2 GRU"]
-    assert figure["data"][1]["y"] == [r["grad_norms"]["2 GRU"] for r in history]
+    assert figure["data"][1]["y"] == [r.grad_norms["2 GRU"] for r in history]
     assert figure["layout"]["yaxis"]["type"] == "log"
     assert "dtick" not in figure["layout"]["yaxis"]  # norms 0.1 to 0.8 (and a zero) within a decade: plotly's ticks
 

@@ -160,7 +160,7 @@ def test_limits_are_read_from_the_environment() -> None:
         (b"[" * 5_000 + b"]" * 5_000, "nested too deeply"),
         (b'{"input": {"features": NaN}, "layers": []}', "NaN is not a number JSON allows"),
         (b'{"input": {"features": Infinity}, "layers": []}', "Infinity is not a number JSON allows"),
-        (b'{"input": {"features": 1}, "input": {"features": 2}, "layers": []}', "'input' appears twice"),
+        (b'{"input": {"features": 1}, "input": {"features": 2}, "layers": []}', '"input" appears twice'),
         (b'{"input": {"features": 1' + b"0" * 5000 + b'}, "layers": []}', "not valid JSON"),
         (b"null", "architecture must be an object, received null"),
         (b'"__import__(\\"os\\")"', "architecture must be an object"),

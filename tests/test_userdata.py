@@ -8,9 +8,20 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from explorer import userdata
 from explorer.analysis import apply_fix
-from explorer.spec import DEFAULT_LIMITS, Activation, Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import (
+    DEFAULT_LIMITS,
+    Activation,
+    Architecture,
+    CellType,
+    DenseHead,
+    InputSpec,
+    Limits,
+    RecurrentLayer,
+)
 from explorer.tasks import check_task
 from explorer.train import TrainConfig, Trainer
 from explorer.userdata import DataError, classification_task, forecast_task, parse_series_csv
@@ -75,6 +86,8 @@ def test_a_fixed_length_mismatch_names_the_length() -> None:
         (b"a,b\n1,2\n3\n", "row 3 has 1 values"),
         (b"a\n1\nx\n", "not a number"),
         (b"a\n1\nnan\n", "NaN or an infinite"),
+        (b"a\n1\n1e308\n2\n", "row 3 holds a value beyond ±1e\\+30, too large to normalise"),
+        (b"a,b\n1,2\n1,3\n1,4\n", "the series 'a' \\(column 1\\) is constant"),
         (b"\xff\xfe", "not UTF-8"),
         (b"a\n" + b"1\n" * (DEFAULT_LIMITS.max_csv_bytes // 2), "more than the limit"),
     ],
@@ -91,6 +104,8 @@ def test_series_csv_errors(raw: bytes, message: str) -> None:
         (b"a,1,2\n" * 12, "at least two"),
         (b"a,1,2\nb,1\n" * 6, "no sequence after its label"),
         (b"a,1,x\nb,1,2\n" * 6, "not a number"),
+        (b"a,3,3\nb,3,3\n" * 6, "every value in the file is the same"),
+        (b"a,1,-1e300\nb,1,2\n" * 6, "too large to normalise"),
     ],
 )
 def test_labelled_csv_errors(raw: bytes, message: str) -> None:
@@ -123,3 +138,36 @@ def test_cli_trains_on_a_csv_and_refuses_a_bad_one(tmp_path) -> None:
     gone = tmp_path / "gone.csv"
     unreadable = subprocess.run([*run, "--csv", str(gone)], capture_output=True, text=True)
     assert unreadable.returncode == 2 and f"error: cannot read {gone}: No such file" in unreadable.stderr
+
+
+def test_row_limits_count_rows_of_numbers_exactly() -> None:
+    limit = userdata.MAX_ROWS
+    rows = [f"{'ab'[i % 2]},{i % 7},{i % 5}" for i in range(limit + 1)]
+    with pytest.raises(DataError, match=f"{limit + 1:,} rows of numbers, more than the limit of {limit:,}"):
+        classification_task(("\n".join(rows) + "\n").encode(), limits=Limits(max_csv_bytes=10**7))
+    assert len(
+        classification_task(("\n".join(rows[:limit]) + "\n").encode(), limits=Limits(max_csv_bytes=10**7)).description
+    )
+    series = "a\n" + "\n".join(str(i % 9) for i in range(limit))
+    assert forecast_task(series.encode(), limits=Limits(max_csv_bytes=10**7)).examples > 0  # header + 20,000 rows
+
+
+def test_zeros_in_classification_rows_are_data_not_padding() -> None:
+    """0/1 data: the zeros are real values, normalised like the ones; only steps past a row's end are padding."""
+    rows = [f"{'ab'[i % 2]}," + ",".join(str((i + t) % 2) for t in range(6 if i % 3 else 4)) for i in range(30)]
+    task = classification_task(("\n".join(rows) + "\n").encode())
+    train, val = task.user_splits(6, 0)
+    data = torch.cat([train.x, val.x])
+    lengths = torch.cat([train.lengths, val.lengths])
+    valid = torch.arange(6).unsqueeze(0) < lengths.unsqueeze(1)
+    values = data[..., 0][valid]
+    assert len(values.unique()) == 2 and (values != 0).all()  # the zeros were normalised like the ones
+    assert values.mean().abs() < 1e-5 and (values.std() - 1).abs() < 1e-5  # z-scored over the real values
+    assert (data[..., 0][~valid] == 0).all()  # padding stays 0
+
+
+def test_labels_shown_in_the_description_are_bounded_and_printable() -> None:
+    long_label = "x" * 500
+    rows = [f"{long_label if i % 2 else 'b'},1,{i}" for i in range(12)] + ["c\x1b[31m,2,3"] * 2
+    description = classification_task(("\n".join(rows) + "\n").encode()).description
+    assert "x" * 30 not in description and "\x1b" not in description

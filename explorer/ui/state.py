@@ -15,7 +15,7 @@ import streamlit as st
 from explorer.edit import validated
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.share import decode, encode
-from explorer.spec import Architecture, Limits, SpecError, parse_architecture
+from explorer.spec import Architecture, Limits, SpecError, parse_architecture, problems_text
 
 ARCH = "arch"
 NOTICE = "notice"
@@ -66,7 +66,7 @@ def apply(change: Callable[[Architecture], Architecture], done: str | None = Non
         arch = validated(change(current()), limits())
     except (SpecError, ValueError, TypeError) as exc:
         problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
-        notify("error", "That change was not applied: " + "; ".join(problems) + ". The last good architecture stays.")
+        notify("error", f"That change was not applied: {problems_text(problems)}. The last good architecture stays.")
         store(current())  # put the widgets back to what is really in place
         return
     store(arch)
@@ -79,7 +79,7 @@ def load_text(raw: bytes | str, source: str) -> None:
     try:
         arch = parse_architecture(raw, limits())
     except SpecError as exc:
-        notify("error", f"{source} was not loaded: " + "; ".join(exc.problems) + ". The current architecture stays.")
+        notify("error", f"{source} was not loaded: {problems_text(exc.problems)}. The current architecture stays.")
         return
     store(arch)
     notify("success", f"{source} loaded.")
@@ -98,4 +98,4 @@ def init() -> None:
         store(decode(link, limits()))
     except SpecError as exc:
         store(current())
-        notify("error", "The link's architecture was not loaded: " + "; ".join(exc.problems) + ". Showing the default.")
+        notify("error", f"The link's architecture was not loaded: {problems_text(exc.problems)}. Showing the default.")

@@ -9,13 +9,15 @@ import streamlit as st
 
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
-from explorer.inside import GATES, VIEWS
-from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
+from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window
+from explorer.literal import markdown_literal
+from explorer.runs import ServerBusy, TrainingRun, TrainingSlots, run_labels
 from explorer.tasks import TASKS, Kind, Task, check_task
-from explorer.train import TrainConfig
+from explorer.train import StopReason, TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
 from explorer.userdata import USER_TASKS, DataError, safe_name, user_task
+from explorer.worker import check_run
 
 RUNS = "runs"
 
@@ -83,15 +85,26 @@ def _start() -> None:
         report_every=max(1, s["train.steps"] // 100),  # about a hundred points per curve
         max_seconds=state.limits().max_train_seconds,
     )
-    runs = _runs()
+    runs, limits, task = _runs(), state.limits(), _chosen_task()
     csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
+    number = runs[-1].number + 1 if runs else 1
     try:
-        config.check(state.limits())
-        run = _slots().start(len(runs) + 1, state.current(), _chosen_task(), config, csv=csv_bytes)
+        check_run(state.current(), task, config, limits)  # refused here, before any process starts
+        run = _slots().start(number, state.current(), task, config, csv=csv_bytes)
     except (ValueError, ServerBusy) as exc:
         state.notify("error", f"Training did not start: {exc}")
         return
+    for older in runs:
+        older.release()  # only the newest run's trained model is looked inside: the others' stay on disk
     runs.append(run)
+    if len(runs) > limits.max_runs_kept:
+        dropped = runs.pop(0)
+        dropped.discard()
+        state.notify(
+            "info",
+            f"Run #{dropped.number} was removed to make room: a session keeps its last {limits.max_runs_kept} runs "
+            "(EXPLORER_MAX_RUNS_KEPT).",
+        )
 
 
 def _stop() -> None:
@@ -102,7 +115,7 @@ def _stop() -> None:
 
 def metrics_csv(run: TrainingRun) -> str:
     buffer = io.StringIO()
-    layers = list(run.reports[0]["grad_norms"]) if run.reports else []
+    layers = list(run.reports[0].grad_norms) if run.reports else []
     writer = csv.writer(buffer)
     writer.writerow(
         ["step", "train_loss", "val_loss", f"val_{run.task.metric}", "steps_per_s"]
@@ -110,8 +123,7 @@ def metrics_csv(run: TrainingRun) -> str:
     )
     for r in run.reports:
         writer.writerow(
-            [r["step"], r["train_loss"], r["val_loss"], r["val_metric"], r["steps_per_s"]]
-            + [r["grad_norms"][name] for name in layers]
+            [r.step, r.train_loss, r.val_loss, r.val_metric, r.steps_per_s] + [r.grad_norms[name] for name in layers]
         )
     return buffer.getvalue()
 
@@ -137,7 +149,7 @@ def train_tab(analysis: Analysis) -> None:
     if task is None:
         st.caption("Upload a CSV to train on your own data.")
     else:
-        st.caption(task.description + f" Baseline to beat: {task.baseline_name}.")
+        st.caption(markdown_literal(f"{task.description} Baseline to beat: {task.baseline_name}."))  # CSV labels
 
     misfits = check_task(analysis.architecture, task) if analysis.valid and task else []
     diagnostic_list(misfits, "taskfix")
@@ -169,10 +181,11 @@ def _live(run: TrainingRun) -> None:
     def live() -> None:
         run.touch()
         eta = "" if run.eta_s is None else f", about {run.eta_s:.0f} s left"
-        speed = f", {run.reports[-1]['steps_per_s']:.0f} steps/s" if run.reports else ""
+        speed = f", {run.reports[-1].steps_per_s:.0f} steps/s" if run.reports else ""
         st.progress(run.progress, text=f"Run #{run.number}: {run.status}{speed}{eta}")
         if run.reports:
-            st.plotly_chart(charts.learning_curves([(run.label, run.reports)], run.task.metric), key="live_curves")
+            label = run_labels([run])[run.number]
+            st.plotly_chart(charts.learning_curves([(label, run.reports)], run.task.metric), key="live_curves")
         if not run.running and st.session_state.get("train.shown") != run.number:
             st.session_state["train.shown"] = run.number
             st.rerun()  # the run ended: redraw the whole tab with the results
@@ -180,30 +193,43 @@ def _live(run: TrainingRun) -> None:
     live()
 
 
-def _after(run: TrainingRun) -> None:
-    if run.final is None:
-        if run.stop_requested:
-            st.info(f"Run #{run.number} was stopped before its first step.")
-        else:
-            st.error(f"Run #{run.number} failed: {run.error}")
-        return
+def _ending(run: TrainingRun) -> None:
+    """How the run ended, in words, where it did not simply finish."""
     final = run.final
-    if final["failure"]:
-        st.error(final["failure"])
-    elif final.get("stop_reason") and "time limit" in final["stop_reason"]:
-        st.info(f"Run #{run.number} {final['stop_reason']}.")
-    if final["device_note"]:
-        st.warning(final["device_note"])
-    if not run.reports:
+    if final is None:
+        if not run.stop_requested:
+            st.error(markdown_literal(f"Run #{run.number} failed: {run.error}"))
+        elif run.stop_reason is StopReason.TIME_LIMIT:
+            st.info(
+                f"Run #{run.number} reached the server's time limit of {run.config.max_seconds:g} s "
+                "(EXPLORER_MAX_TRAIN_SECONDS) in the middle of a long step, and was ended without its weights."
+            )
+        elif run.reports:
+            st.info(f"Run #{run.number} was ended in the middle of a long step, without its weights.")
+        else:
+            st.info(f"Run #{run.number} was stopped before its first report.")
+        return
+    if final.failure:
+        st.error(markdown_literal(final.failure))
+    elif final.stop_reason is StopReason.TIME_LIMIT:
+        st.info(f"Run #{run.number} stopped at the server's time limit of {run.config.max_seconds:g} s.")
+    if final.device_note:
+        st.warning(markdown_literal(final.device_note))
+
+
+def _after(run: TrainingRun) -> None:
+    _ending(run)
+    final = run.final
+    if final is None or not run.reports or final.val_metric is None:
         return
     metric = run.task.metric
-    value, base = final[f"val_{metric}"], final["baseline"]
+    value, base = final.val_metric, final.baseline
     cols = st.columns(4)
     better = value - base if run.task.kind is Kind.CLASSIFICATION else base - value
     cols[0].metric(f"validation {metric}", f"{value:.4f}", f"{better:+.4f} vs baseline", delta_color="normal")
     cols[1].metric(f"baseline ({run.task.baseline_name})", f"{base:.4f}")
-    cols[2].metric("steps", f"{final['steps_done']:,}")
-    cols[3].metric("steps/s", f"{final['steps_per_s']:.0f}" if final["steps_per_s"] else "—")
+    cols[2].metric("steps", f"{final.steps_done:,}")
+    cols[3].metric("steps/s", f"{final.steps_per_s:.0f}" if final.steps_per_s else "—")
     st.plotly_chart(charts.gradient_norms(run.reports), key="grad_norms")
     _inside(run)
     downloads = st.columns(2)
@@ -224,7 +250,8 @@ def _after(run: TrainingRun) -> None:
 
 def _inside(run: TrainingRun) -> None:
     """What the trained network did on one validation sequence."""
-    val = run.validation_samples
+    trained = run.trained
+    val = trained.validation_samples
     columns = st.columns(3)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = short_layer_names(run.arch)
@@ -241,41 +268,58 @@ def _inside(run: TrainingRun) -> None:
         "c_t, the input gate i_t writes new content. A GRU's update gate z_t keeps the old h_t where it is near "
         "1; its reset gate r_t decides how much of it the new content reads. Gates lie between 0 and 1.",
     )
-    values = run.inside(sample, layer)[view]
+    values = trained.inside(sample, layer)[view]
+    first = 0
+    if values.size(0) > MAX_STEPS_SHOWN:  # a long sequence: a window of it, moved by the user
+        first = st.slider("First time step shown", 0, values.size(0) - MAX_STEPS_SHOWN, 0, key="inside.first")
+    window = heatmap_window(values, first)
+    if window.note:
+        st.caption(window.note)
     title = f"{views[view]} of layer {names[layer]} (time × units), sample {sample}"
-    st.plotly_chart(charts.state_heatmap(values.tolist(), title, gate=view in GATES), key="heatmap")
+    figure = charts.state_heatmap(window.values, title, view in GATES, window.steps, window.units)
+    st.plotly_chart(figure, key="heatmap")
     if run.task.name == "forecast":
         x = val.x[sample : sample + 1]
-        prediction = run.model(x)[0].detach()
+        prediction = trained.model(x)[0].detach()
         st.plotly_chart(
             charts.forecast_plot(x[0, :, 0].tolist(), val.y[sample].tolist(), prediction.tolist()), key="forecast"
         )
 
 
 def _compare() -> None:
-    finished = [r for r in _runs() if not r.running and r.reports]
+    finished = [r for r in _runs() if not r.running and r.reports and r.final is not None]
     if len(finished) < 2:
         return
     st.subheader("Compare runs")
-    labels = {r.label: r for r in finished}
-    chosen = st.multiselect("Runs", list(labels), default=list(labels)[-3:], key="compare.runs")
-    picked = [labels[name] for name in chosen]
+    labels = run_labels(finished)
+    by_number = {r.number: r for r in finished}
+    s = st.session_state
+    # Runs that finished since the last rerun join the comparison (a keyed multiselect keeps its first value);
+    # chosen by number, since a label grows when a new run differs in one more field.
+    new = [n for n in by_number if n not in s.get("compare.known", set())]
+    kept = [n for n in s.get("compare.runs", []) if n in by_number]
+    s["compare.runs"] = kept + new if "compare.known" in s else list(by_number)[-3:]
+    s["compare.known"] = set(by_number)
+    chosen = st.multiselect("Runs", list(by_number), format_func=labels.get, key="compare.runs")
+    picked = [by_number[n] for n in chosen]
     if not picked:
         return
     metrics = {r.task.metric for r in picked}
     metric = metrics.pop() if len(metrics) == 1 else "metric"
-    st.plotly_chart(charts.learning_curves([(r.label, r.reports) for r in picked], metric), key="compare_curves")
+    curves = [(labels[r.number], r.reports) for r in picked]
+    st.plotly_chart(charts.learning_curves(curves, metric), key="compare_curves")
     st.dataframe(
         [
             {
-                "run": r.label,
-                "params": r.final["params"],
-                f"val {r.task.metric}": round(r.final[f"val_{r.task.metric}"], 4),
-                "baseline": round(r.final["baseline"], 4),
-                "steps/s": round(r.final["steps_per_s"] or 0),
-                "device": r.final["device"],
+                "run": labels[r.number],
+                "params": r.final.params,
+                f"val {r.task.metric}": round(r.final.val_metric or 0.0, 4),
+                "baseline": round(r.final.baseline, 4),
+                "steps/s": round(r.final.steps_per_s or 0),
+                "device": r.final.device,
             }
             for r in picked
+            if r.final is not None
         ],
         hide_index=True,
         key="compare_table",

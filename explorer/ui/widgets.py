@@ -13,6 +13,7 @@ from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer, inserted, moved, removed, set_field
 from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
+from explorer.literal import markdown_literal
 from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
 from explorer.spec import Activation, CellType, DenseHead, InputSpec, architecture_to_json
@@ -181,7 +182,8 @@ def diagnostic_list(found: Sequence[Diagnostic], key_prefix: str) -> None:
         show = st.error if d.severity is Severity.ERROR else st.warning
         columns = st.columns([6, 1])
         with columns[0]:
-            show(f"**{d.severity.value.capitalize()}**: {d.message}\n\n**Fix:** {d.fix}")
+            message, fix = markdown_literal(d.message), markdown_literal(d.fix)
+            show(f"**{d.severity.value.capitalize()}**: {message}\n\n**Fix:** {fix}")
         if d.action is not None:
             columns[1].button(
                 "Fix",
@@ -247,4 +249,5 @@ def notice() -> None:
     found = st.session_state.pop(state.NOTICE, None)
     if found:
         kind, text = found
-        (st.error if kind == "error" else st.success)(text)
+        show = {"error": st.error, "info": st.info}.get(kind, st.success)
+        show(markdown_literal(text))  # a notice may quote a key or value from a link or file: shown as typed

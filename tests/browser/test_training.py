@@ -91,8 +91,8 @@ def test_train_on_an_uploaded_csv(page, tmp_path) -> None:
 
 
 def _workers(server_pid: int) -> list[int]:
-    """The training workers the app server started (its children running `explorer train`)."""
-    found = subprocess.run(["pgrep", "-P", str(server_pid), "-f", "explorer train"], capture_output=True, text=True)
+    """The training workers the app server started (its children running `explorer.worker`)."""
+    found = subprocess.run(["pgrep", "-P", str(server_pid), "-f", "explorer.worker"], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]
 
 
