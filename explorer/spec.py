@@ -328,6 +328,20 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+MAX_NESTING = 32  # an architecture nests 4 deep; this guard does not depend on how deep the caller's stack is
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    for bracket in _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Architecture:
     """Parse the JSON text of an architecture file, whatever arrives: size, encoding and nesting checked."""
     size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
@@ -338,12 +352,13 @@ def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Arc
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise SpecError([f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)"]) from None
+    depth = _nesting_depth(raw)
+    if depth > MAX_NESTING:
+        raise SpecError([f"the file is nested {depth} levels deep; an architecture needs at most 4"])
     try:
         data = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except SpecError:
         raise
-    except RecursionError:
-        raise SpecError(["the file is nested too deeply to be an architecture"]) from None
     except json.JSONDecodeError as exc:
         raise SpecError([f"the file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from explorer.analysis import Shape
-from explorer.spec import Activation, Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import DEFAULT_LIMITS, Activation, Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -51,7 +51,7 @@ def recurrent_layers(draw: st.DrawFn, return_sequences: bool | None = None) -> R
         return_sequences=draw(st.booleans()) if return_sequences is None else return_sequences,
         bidirectional=draw(st.booleans()),
         dropout=draw(st.sampled_from([0.0, 0.0, 0.25])),
-        num_layers=draw(st.integers(1, 3)),
+        num_layers=draw(st.integers(1, DEFAULT_LIMITS.max_num_layers)),  # fused runs reach l10 and past
     )
 
 

@@ -58,6 +58,20 @@ def test_fused_and_unfused_compute_the_same_function(arch: Architecture, seed: i
     torch.testing.assert_close(fused(x, lengths), unfused(x, lengths))
 
 
+def test_a_fused_run_of_more_than_ten_internal_layers_keeps_each_layers_weights() -> None:
+    """Internal layer 1's names are a prefix of layer 10's (weight_ih_l1, weight_ih_l10): they must not mix."""
+    deep = RecurrentLayer(CellType.LSTM, 6, return_sequences=True, bidirectional=True, num_layers=6)
+    arch = Architecture(InputSpec(3, 5), (deep, deep))
+    torch.manual_seed(0)
+    fused, unfused = build(arch).eval(), build(arch, fuse=False).eval()
+    assert [block.rnn.num_layers for block in fused.blocks] == [12]
+    copy_weights(fused, unfused)
+    torch.testing.assert_close(unfused.blocks[1].rnn.weight_hh_l5_reverse, fused.blocks[0].rnn.weight_hh_l11_reverse)
+    torch.testing.assert_close(unfused.blocks[0].rnn.weight_ih_l1, fused.blocks[0].rnn.weight_ih_l1)
+    x = torch.randn(2, 5, 3)
+    torch.testing.assert_close(fused(x), unfused(x))
+
+
 def test_identical_layers_handing_on_sequences_fuse_into_one_module() -> None:
     lstm = RecurrentLayer(CellType.LSTM, 16, return_sequences=True)
     arch = Architecture(InputSpec(5, 10), (lstm, lstm, lstm, RecurrentLayer(CellType.GRU, 8)))

@@ -157,7 +157,7 @@ def test_limits_are_read_from_the_environment() -> None:
         (b"{", "not valid JSON"),
         (b"", "not valid JSON"),
         (b"[" * 200_000 + b"]" * 200_000, "more than the limit"),
-        (b"[" * 5_000 + b"]" * 5_000, "nested too deeply"),
+        (b"[" * 5_000 + b"]" * 5_000, "nested 5000 levels deep"),
         (b'{"input": {"features": NaN}, "layers": []}', "NaN is not a number JSON allows"),
         (b'{"input": {"features": Infinity}, "layers": []}', "Infinity is not a number JSON allows"),
         (b'{"input": {"features": 1}, "input": {"features": 2}, "layers": []}', '"input" appears twice'),
