@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from explorer.analysis import fused_runs, require_valid
+from explorer.codegen import HEAD_MODULE, module_names
 from explorer.spec import Activation, Architecture, CellType
 
 _MODULES = {CellType.LSTM: nn.LSTM, CellType.GRU: nn.GRU, CellType.RNN: nn.RNN}
@@ -147,6 +148,18 @@ def copy_weights(source: StackedRNN, target: StackedRNN) -> None:
                 theirs[name].copy_(param)
         if source.head is not None:
             target.head.load_state_dict(source.head.state_dict())
+
+
+def exported_state_dict(model: StackedRNN) -> dict[str, torch.Tensor]:
+    """The weights under the names of the exported PyTorch code (one module per layer, `lstm1.weight_ih_l0`,
+    `dense.weight`), so that a trained model's download loads into the code the page exports."""
+    twin = model.unfused_twin(torch.device("cpu"))
+    state = {}
+    for name, block in zip(module_names(model.arch), twin.blocks, strict=True):
+        state |= {f"{name}.{key}": value for key, value in block.rnn.state_dict().items()}
+    if twin.head is not None:
+        state |= {f"{HEAD_MODULE}.{key}": value for key, value in twin.head.state_dict().items()}
+    return state
 
 
 def _check_lengths(lengths: torch.Tensor, x: torch.Tensor) -> None:

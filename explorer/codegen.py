@@ -82,7 +82,7 @@ def _torch_init(analysis: Analysis) -> list[str]:
             init.append(f"# layers {run[0] + 1}–{run[-1] + 1} could be one {constructor}: one fused cuDNN kernel")
     if analysis.head:
         features_in, units = analysis.head.input_shape[-1].size, analysis.head.output_shape[-1].size
-        init.append(f"self.dense = nn.Linear({features_in}, {units})")
+        init.append(f"self.{HEAD_MODULE} = nn.Linear({features_in}, {units})")
     return init
 
 
@@ -151,7 +151,12 @@ def _torch_demo(analysis: Analysis) -> list[str]:
     arch = analysis.architecture
     batch, length = _demo_sizes(arch)
     packed = arch.input.seq_len is None
-    demo = ["model = StackedRNN()", f"x = torch.randn({batch}, {length}, {arch.input.features})"]
+    demo = [
+        "model = StackedRNN()",
+        "# Weights trained on the explorer's page (Train tab, 'Trained weights') load by name:",
+        '# model.load_state_dict(torch.load("run1_weights.pt", weights_only=True))',
+        f"x = torch.randn({batch}, {length}, {arch.input.features})",
+    ]
     if packed:
         demo.append(f"lengths = torch.randint(1, {length + 1}, ({batch},))  # variable lengths")
     sizes = {"batch": batch, "time": length}
@@ -161,6 +166,15 @@ def _torch_demo(analysis: Analysis) -> list[str]:
         f"print(model({'x, lengths' if packed else 'x'}).shape)  # torch.Size([{out_sizes}])",
         f'print(sum(p.numel() for p in model.parameters()), "parameters")  # {analysis.total_params_torch:,}',
     ]
+
+
+HEAD_MODULE = "dense"
+
+
+def module_names(arch: Architecture) -> list[str]:
+    """The exported PyTorch code's attribute for each layer (`lstm1`, `gru2`): its state_dict's names, which the
+    page's trained-weights download uses too (build.exported_state_dict)."""
+    return [f"{layer.type.value.lower()}{i + 1}" for i, layer in enumerate(arch.layers)]
 
 
 def _attr(layer: RecurrentLayer, info: LayerAnalysis) -> str:

@@ -16,6 +16,7 @@ the server's runs and watches them.
 from __future__ import annotations
 
 import collections
+import io
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from typing import IO
 
 import torch
 
-from explorer.build import StackedRNN, build
+from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.report import head_title, layer_title
 from explorer.spec import Architecture
@@ -162,6 +163,12 @@ class TrainedModel:
         model = build(self.arch)
         model.load_state_dict(torch.load(self.weights_path, weights_only=True))
         return model.eval()
+
+    def exported_weights(self) -> bytes:
+        """The trained state_dict under the exported PyTorch code's names, as a file's bytes (read on the click)."""
+        buffer = io.BytesIO()
+        torch.save(exported_state_dict(self.model), buffer)
+        return buffer.getvalue()
 
     @cached_property
     def validation_samples(self) -> Data:

@@ -16,7 +16,6 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import explorer.train as train_module
-from benchmarks.bench_classroom import Student, open_socket
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import ServerBusy, TrainingSlots
 from explorer.share import encode
@@ -25,6 +24,7 @@ from explorer.train import StopReason, TrainConfig, Trainer
 from explorer.userdata import safe_name
 
 from helpers import ASSETS, shown, start_app
+from streamlit_client import Student, open_socket
 
 TUTORIAL = load_preset(DEFAULT_PRESET)
 LONG = TrainConfig(steps=5000, report_every=10)

@@ -12,13 +12,12 @@ import keras
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_codegen import load_generated
 
 from explorer.analysis import analyze
 from explorer.codegen import keras_code
 from explorer.spec import Architecture, parse_architecture
 
-from helpers import ASSETS, concrete, valid_architectures
+from helpers import ASSETS, concrete, load_generated, valid_architectures
 
 pytestmark = pytest.mark.keras
 

@@ -235,7 +235,8 @@ def _after(run: TrainingRun) -> None:
     downloads = st.columns(2)
     downloads[0].download_button(
         "Trained weights (state_dict)",
-        run.weights_path.read_bytes,  # read on the click, not held in every session's memory on each rerun
+        run.trained.exported_weights,  # made on the click, not held in every session's memory on each rerun
+        help="Named as in the exported PyTorch code: model.load_state_dict(torch.load(file, weights_only=True)).",
         file_name=f"run{run.number}_weights.pt",
         key="download_weights",
     )

@@ -27,9 +27,15 @@ def _require_browser() -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
+def run_folders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the shared server keeps its runs (its TMPDIR), so that a test can read a run's own weights."""
+    return tmp_path_factory.mktemp("server-tmp")
+
+
+@pytest.fixture(scope="session")
+def app_url(run_folders: Path) -> Iterator[str]:
     _require_browser()
-    server, url = start_app()
+    server, url = start_app({"TMPDIR": str(run_folders)})
     yield url
     server.terminate()
     server.wait(timeout=10)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import torch
 from playwright.sync_api import expect
 
 from explorer.build import build
+from explorer.codegen import pytorch_code
 from explorer.presets import DEFAULT_PRESET, load_preset
 
-from helpers import ARTIFACTS, start_app
+from helpers import ARTIFACTS, load_generated, start_app
 
 
 def progress_step(page) -> float:
@@ -31,7 +33,7 @@ def train(page, steps: int, until: str = "running") -> None:
     page.get_by_text(re.compile(rf"Run #\d+: {until}")).wait_for(timeout=60_000)
 
 
-def test_live_training_survives_edits_and_stops(page) -> None:
+def test_live_training_survives_edits_and_stops(page, run_folders: Path, tmp_path: Path) -> None:
     train(page, 5000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
     first = progress_step(page)
@@ -57,8 +59,16 @@ def test_live_training_survives_edits_and_stops(page) -> None:
     weights_button = page.get_by_role("button", name="Trained weights (state_dict)")
     with page.expect_download(timeout=20_000) as download:  # the file is read on the click (deferred)
         weights_button.click()
-    # The weights of the architecture as it was when Train was pressed, before the bidirectional edit.
-    build(load_preset(DEFAULT_PRESET)).load_state_dict(torch.load(download.value.path(), weights_only=True))
+    # The weights of the architecture as it was when Train was pressed, before the bidirectional edit, load by
+    # name into the PyTorch code the page exports for it, and compute what the trained model computes.
+    trained = load_preset(DEFAULT_PRESET)
+    exported = load_generated(pytorch_code(trained), tmp_path).StackedRNN().eval()
+    exported.load_state_dict(torch.load(download.value.path(), weights_only=True))
+    (worker_weights,) = run_folders.glob("explorer-run-*/weights.pt")
+    model = build(trained).eval()
+    model.load_state_dict(torch.load(worker_weights, weights_only=True))
+    x = torch.randn(4, 20, 10)
+    torch.testing.assert_close(exported(x), model(x))
 
     # A hostile file afterwards: a message, and the architecture and the trained run both stay.
     edges = page.locator("svg g.edge text").all_text_contents()
