@@ -23,6 +23,8 @@ from explorer.spec import CellType
 
 ERROR_RED = "#d62728"
 BACKWARD_BLUE = "#1f77b4"
+INPUT_COLOR = "#e8f0fe"
+OUTPUT_COLOR = "#eeeeee"
 _FONT = {"fontname": "Helvetica", "fontsize": "11"}
 _CELL_COLORS = {CellType.LSTM: "#fff4e0", CellType.GRU: "#e9f7ef", CellType.RNN: "#f3e8fd"}
 
@@ -141,7 +143,9 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
     last = seq_len if seq_len is not None else "T"
     columns: list[int | str] = [*shown] + (["…", last] if seq_len is None or seq_len > len(shown) else [])
 
-    def row(prefix: str, label: str, color: str) -> list[str]:
+    def row(prefix: str, label: str, color: str, recurrent: bool = True) -> list[str]:
+        """A row of cells over time. Only a recurrent row's cells pass anything along time (its hidden state):
+        inputs x_t and outputs y_t are separate values, kept in order by invisible edges."""
         names = [f"{prefix}_{c if c != '…' else 'gap'}" for c in columns]
         with graph.subgraph() as same:
             same.attr(rank="same")
@@ -151,10 +155,11 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
                 else:
                     same.node(name, f"{label}{c}", fillcolor=color, shape="box")
         for a, b in itertools.pairwise(names):
-            graph.edge(a, b, style="dotted" if "gap" in a + b else "solid")
+            style = ("dotted" if "gap" in a + b else "solid") if recurrent else "invis"
+            graph.edge(a, b, style=style)
         return names
 
-    below = row("x", "x", "#e8f0fe")
+    below = row("x", "x", INPUT_COLOR, recurrent=False)
     hands_all = True
     for info, layer in zip(analysis.recurrent, arch.layers, strict=True):
         for k in range(1, layer.num_layers + 1):
@@ -174,16 +179,41 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
             below = [below[-1]] + ([below[0]] if layer.bidirectional else [])
     if analysis.head is not None:
         if hands_all:
-            _connect(graph, below, row("y", "y t", "#eeeeee"), True)
+            _connect(graph, below, row("y", "y t", OUTPUT_COLOR, recurrent=False), True)
         else:
-            graph.node("head", "Dense", fillcolor="#eeeeee")
+            graph.node("head", "Dense", fillcolor=OUTPUT_COLOR)
             for name in below:
                 graph.edge(name, "head", penwidth="2")
     elif not hands_all:
         graph.node("output", "output", shape="plaintext", style="")
         for name in below:
             graph.edge(name, "output", penwidth="2")
+    _unrolled_legend(graph, analysis)
     return graph
+
+
+def _unrolled_legend(graph: graphviz.Digraph, analysis: Analysis) -> None:
+    """What the marks of the unrolled view mean, below it: cell colours, arrows, dotted gaps, and blue and red
+    where the drawing has them."""
+    arch = analysis.architecture
+    kinds = list(dict.fromkeys(layer.type for layer in arch.layers))
+    cells = "".join(f'<td bgcolor="{_CELL_COLORS[cell]}">{cell.value} cell</td>' for cell in kinds)
+    lines = ["→ black, along a row: the hidden state carried to the next step"]
+    if any(layer.bidirectional for layer in arch.layers):
+        lines.append(f'<font color="{BACKWARD_BLUE}">← blue: the backward direction of a bidirectional layer</font>')
+    lines += [
+        "↑ up: what a layer hands to the layer above (thick: its final state only)",
+        "dotted, and …: the steps left out of the drawing",
+    ]
+    if not all(info.input_ok for info in analysis.recurrent):
+        lines.append(f'<font color="{ERROR_RED}">red: a layer that needs a sequence is handed one state</font>')
+    span = len(kinds) + 1
+    rows = [f'<tr><td bgcolor="{INPUT_COLOR}">x t: input at step t</td>{cells}</tr>']
+    rows += [f'<tr><td colspan="{span}" align="left">{line}</td></tr>' for line in lines]
+    table = '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">' + "".join(rows) + "</table>"
+    with graph.subgraph() as bottom:
+        bottom.attr(rank="sink")
+        bottom.node("legend", f"<{table}>", shape="plaintext", style="", fontsize="9")
 
 
 def _connect(graph: graphviz.Digraph, below: list[str], above: list[str], per_step: bool) -> None:

@@ -71,6 +71,21 @@ def test_unrolled_view_hands_on_only_the_last_step_without_return_sequences() ->
     assert "L2_1_1 -> head" in bidirectional and "L2_1_20 -> head" in bidirectional  # backward ends at step 1
 
 
+def test_unrolled_view_passes_only_hidden_states_along_time_and_has_a_legend() -> None:
+    source = unrolled_graph(analyze(preset("sequence_labelling"))).source
+    # Inputs and outputs do not feed each other: their rows are held in order by invisible edges only.
+    for row in ("x", "y"):
+        edges = [line for line in source.splitlines() if line.strip().startswith(f"{row}_")]
+        assert edges and all(
+            "invis" in line for line in edges if "->" in line and line.split("->")[1].strip()[0] == row
+        )
+    assert "L1_1_1 -> L1_1_2 [style=solid]" in source  # the hidden state does
+    assert "x t: input at step t" in source and "hidden state carried to the next step" in source
+    assert "backward direction" not in source  # no bidirectional layer here
+    assert "backward direction" in unrolled_graph(analyze(preset("bidirectional"))).source
+    assert "needs a sequence is handed one state" in unrolled_graph(analyze(preset("teaching_broken"))).source
+
+
 def test_unrolled_variable_length_names_the_last_step_t() -> None:
     source = unrolled_graph(analyze(preset("variable_length"))).source
     assert "xT" in source and "…" in source
