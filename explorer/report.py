@@ -8,9 +8,9 @@ from explorer.analysis import Analysis, analyze, shape_brief
 from explorer.spec import Architecture, DenseHead, RecurrentLayer
 
 
-def layer_title(layer: RecurrentLayer) -> str:
-    """`LSTM(64, return_sequences, bidirectional, num_layers=2, dropout=0.2)`: the options that are on."""
-    options = [str(layer.units)]
+def layer_options(layer: RecurrentLayer) -> list[str]:
+    """`return_sequences`, `bidirectional`, `num_layers=2`, `dropout=0.2`: the options that are on."""
+    options = []
     if layer.return_sequences:
         options.append("return_sequences")
     if layer.bidirectional:
@@ -19,7 +19,12 @@ def layer_title(layer: RecurrentLayer) -> str:
         options.append(f"num_layers={layer.num_layers}")
     if layer.dropout:
         options.append(f"dropout={layer.dropout:g}")
-    return f"{layer.type.value}({', '.join(options)})"
+    return options
+
+
+def layer_title(layer: RecurrentLayer) -> str:
+    """`LSTM(64, return_sequences, bidirectional, num_layers=2, dropout=0.2)`: the options that are on."""
+    return f"{layer.type.value}({', '.join([str(layer.units), *layer_options(layer)])})"
 
 
 def head_title(head: DenseHead) -> str:

@@ -38,7 +38,7 @@ import torch
 
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
-from explorer.report import head_title, layer_title
+from explorer.report import head_title, layer_options
 from explorer.spec import Architecture
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import FinalSummary, Report, StopReason, TrainConfig
@@ -415,8 +415,8 @@ def _run_fields(arch: Architecture, task: str, config: TrainConfig) -> dict[str,
         + (f"{arch.input.seq_len} steps" if arch.input.seq_len else "variable length"),
         "task": task,
     }
-    for i, layer in enumerate(arch.layers):
-        found[f"layer {i + 1}"] = f"layer {i + 1} {layer_title(layer)}"
+    for i, layer in enumerate(arch.layers):  # cell and units are in every label already: the options here
+        found[f"layer {i + 1}"] = f"layer {i + 1} ({', '.join(layer_options(layer)) or 'no options'})"
     found["head"] = "no head" if arch.head is None else f"head {head_title(arch.head)}"
     found |= {
         "lr": f"lr {config.lr:g}",

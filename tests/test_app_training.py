@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -106,3 +107,34 @@ def test_choosing_a_task_suggests_its_steps_and_learning_rate(app: AppTest) -> N
     app.selectbox(key="train.task").set_value("adding").run()
     assert app.number_input(key="train.steps").value == 600
     assert app.number_input(key="train.lr").value == pytest.approx(0.01)
+
+
+def test_every_finished_run_joins_the_comparison_and_a_session_keeps_its_last_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LSTM, GRU and RNN trained in a row are all compared, each labelled by what differs; past the limit of
+    runs kept the oldest is removed with a note."""
+    monkeypatch.setenv("EXPLORER_MAX_RUNS_KEPT", "3")
+    st.cache_resource.clear()  # the limits are read once per server
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        app.number_input(key="train.steps").set_value(10).run()
+        notes = []
+        for cell in ("LSTM", "GRU", "RNN", "LSTM"):
+            app.selectbox(key="layer0.type").set_value(cell).run()
+            app.button(key="train.start").click().run()
+            notes += shown(app.info)  # a notice shows once, on the rerun after the click
+            wait_until(app, ("done",))
+            app.run()
+        assert [run.number for run in app.session_state["runs"]] == [2, 3, 4]
+        assert any("Run #1 was removed to make room: a session keeps its last 3 runs" in text for text in notes)
+        compared = app.multiselect(key="compare.runs")
+        assert compared.value == [2, 3, 4]
+        assert [compared.format_func(n) for n in compared.value] == [
+            "#2 GRU64→GRU32 · classify",
+            "#3 RNN64→GRU32 · classify",
+            "#4 LSTM64→GRU32 · classify",
+        ]
+        assert not app.exception
+    finally:
+        st.cache_resource.clear()

@@ -196,8 +196,8 @@ def test_run_labels_name_every_field_that_differs() -> None:
             (3, plain, "classify", TrainConfig(lr=0.01)),
         ]
     )
-    assert labels[1] == "#1 LSTM64→GRU32 · classify · layer 1 LSTM(64, return_sequences) · lr 0.003"
-    assert labels[2] == "#2 LSTM64→GRU32 · classify · layer 1 LSTM(64, return_sequences, bidirectional) · lr 0.003"
-    assert labels[3] == "#3 LSTM64→GRU32 · classify · layer 1 LSTM(64, return_sequences) · lr 0.01"
+    assert labels[1] == "#1 LSTM64→GRU32 · classify · layer 1 (return_sequences) · lr 0.003"
+    assert labels[2] == "#2 LSTM64→GRU32 · classify · layer 1 (return_sequences, bidirectional) · lr 0.003"
+    assert labels[3] == "#3 LSTM64→GRU32 · classify · layer 1 (return_sequences) · lr 0.01"
     assert len(set(labels.values())) == 3
     assert describe_runs([(1, plain, "classify", config)]) == {1: "#1 LSTM64→GRU32 · classify"}
