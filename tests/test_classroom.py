@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import explorer.train as train_module
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import ServerBusy, TrainingSlots
 from explorer.share import encode
+from explorer.spec import Limits
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig, Trainer
 from explorer.userdata import safe_name
@@ -187,3 +189,11 @@ def test_a_run_that_ends_while_its_chart_polls_redraws_the_page_once_and_the_pol
     finally:
         give_up.cancel()
         server.terminate()
+
+
+def test_the_page_upload_cap_is_the_csv_limit() -> None:
+    """Streamlit refuses uploads over server.maxUploadSize before explorer sees them: the two must agree."""
+    config = (ASSETS.parent / ".streamlit" / "config.toml").read_text()
+    (megabytes,) = re.findall(r"^maxUploadSize = (\d+)$", config, re.MULTILINE)  # tomllib is Python 3.11+
+    assert int(megabytes) * 1024 * 1024 == Limits().max_csv_bytes
+    assert Limits().max_file_bytes <= Limits().max_csv_bytes  # architecture files fit under the same cap

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.build import build
-from explorer.inside import GATES, VIEWS, layer_steps, steps
+from explorer.inside import GATES, MAX_STEPS_SHOWN, MAX_UNITS_SHOWN, VIEWS, heatmap_window, layer_steps, steps
 from explorer.presets import load_preset
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
 
@@ -76,3 +76,18 @@ def test_every_layer_of_any_stack_is_seen_step_by_step(arch: Architecture, seed:
         assert {tuple(v.shape) for v in found.values()} == {(2, time, layer.output_features)}
     if arch.head is None and arch.layers[-1].return_sequences:
         torch.testing.assert_close(found["h"], model(x))
+
+
+def test_a_long_wide_layer_is_shown_as_a_bounded_window_with_a_note() -> None:
+    values = torch.arange(2000 * 512, dtype=torch.float32).reshape(2000, 512)  # 2000 steps, bidirectional 256
+    window = heatmap_window(values, first_step=1000)
+    assert (len(window.steps), len(window.units)) == (MAX_STEPS_SHOWN, MAX_UNITS_SHOWN)
+    assert window.steps == range(1000, 1300) and window.units == range(0, 512, 4)
+    assert window.values[0][1] == values[1000, 4].item() and window.values[-1][-1] == values[1299, 508].item()
+    assert (
+        window.note
+        == "Showing time steps 1000–1299 of 2000 (move the window to see the rest) and every 4th unit of 512."
+    )
+    assert heatmap_window(values, first_step=10**9).steps == range(1700, 2000)  # clamped to the end
+    small = heatmap_window(torch.ones(20, 64))
+    assert small.note is None and len(small.values) == 20 and len(small.values[0]) == 64
