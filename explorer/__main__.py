@@ -8,6 +8,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from explorer.analysis import ArchitectureInvalid
 from explorer.codegen import keras_code, pytorch_code
@@ -16,7 +17,7 @@ from explorer.spec import Limits, SpecError, parse_architecture, problems_text, 
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit is 2 as well; keep its usage line
+    def error(self, message: str) -> NoReturn:  # argparse's own exit is 2 as well; keep its usage line
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -64,7 +65,7 @@ def _positive_number(kind: type) -> Callable[[str], float]:
 
     def parse(text: str) -> float:
         try:
-            value = kind(text)
+            value = float(kind(text)) if kind is float else int(kind(text))
         except ValueError:
             noun = "whole number" if kind is int else "number"
             raise argparse.ArgumentTypeError(f"must be a {noun} above 0, received {text!r}") from None

@@ -29,6 +29,12 @@ class Dim:
     def to_json(self) -> int | str:
         return self.name if self.size is None else self.size
 
+    @property
+    def fixed(self) -> int:
+        """The size of an axis the architecture always fixes (features, units)."""
+        assert self.size is not None, f"the {self.name} axis has no size"
+        return self.size
+
 
 Shape = tuple[Dim, ...]
 
@@ -219,107 +225,106 @@ def short_layer_names(arch: Architecture) -> list[str]:
 
 def analyze(arch: Architecture) -> Analysis:
     batch = Dim("batch", arch.input.batch)
-    time = Dim("time", arch.input.seq_len)
-    input_shape: Shape = (batch, time, Dim("features", arch.input.features))
-    variable_length = arch.input.seq_len is None
+    input_shape: Shape = (batch, Dim("time", arch.input.seq_len), Dim("features", arch.input.features))
     runs = fused_runs(arch)
     run_of = {i: run for run in runs for i in run}
     diagnostics: list[Diagnostic] = []
     results: list[LayerAnalysis] = []
-
     if not arch.layers:
-        diagnostics.append(
-            Diagnostic(
-                Severity.ERROR,
-                0,
-                "empty-stack",
-                f"The stack has no recurrent layer: the input {shape_label(input_shape)} goes straight "
-                + ("to the Dense head." if arch.head else "to the output."),
-                "Add an LSTM, GRU or RNN layer.",
-            )
-        )
-
+        diagnostics.append(_empty_stack(arch, input_shape))
     current = input_shape
-    for i, layer in enumerate(arch.layers):
-        features = current[-1].size
-        assert features is not None  # every feature axis is sized: only batch and time may be open
-        input_ok = len(current) == 3
-        if not input_ok:
+    for i in range(len(arch.layers)):
+        info = _recurrent_layer(arch, i, current, run_of[i])
+        if not info.input_ok:
             diagnostics.append(_needs_sequence(arch, i, current))
-        notes: list[str] = []
-        out_features = Dim("features", layer.output_features)
-        if layer.return_sequences:
-            output: Shape = (batch, time, out_features)
-            notes.append("hands on every time step")
-        else:
-            output = (batch, out_features)
-            notes.append(_last_step_note(layer, variable_length))
-        if layer.bidirectional:
-            notes.append(f"bidirectional: forward ⊕ backward = 2 × {layer.units} = {layer.output_features} features")
-        if layer.num_layers > 1:
-            dropout = f", dropout {layer.dropout:g} between them" if layer.dropout else ""
-            notes.append(f"{layer.num_layers} {layer.type.value} layers stacked inside one module{dropout}")
-        run = run_of[i]
-        if len(run) > 1:
-            total = sum(arch.layers[j].num_layers for j in run)
-            notes.append(
-                f"fused: layers {run[0] + 1}–{run[-1] + 1} run as one nn.{layer.type.value}(num_layers={total})"
-            )
         diagnostics.extend(_layer_warnings(arch, i))
-        state: Shape = (Dim("layers*directions", layer.num_layers * layer.directions), batch, Dim("units", layer.units))
-        results.append(
-            LayerAnalysis(
-                index=i + 1,
-                kind=layer.type.value,
-                input_shape=current,
-                output_shape=output,
-                params_torch=params_torch(layer, features),
-                params_keras=params_keras(layer, features),
-                params_formula=params_formula(layer, features),
-                input_ok=input_ok,
-                h_n=state,
-                c_n=state if layer.type is CellType.LSTM else None,
-                fused_run=tuple(j + 1 for j in run) if len(run) > 1 else (),
-                notes=tuple(notes),
-            )
-        )
-        current = output
-
+        results.append(info)
+        current = info.output_shape
     if arch.head is not None:
-        head, features = arch.head, current[-1].size
-        assert features is not None
-        dense_count = dense_params(features, head.units)
-        notes = []
-        if len(current) == 3:
-            notes.append("applied at every time step, as Keras' Dense on a 3-D input")
-        if head.activation is not None:
-            notes.append(f"{head.activation.value} over the last axis")
-        results.append(
-            LayerAnalysis(
-                index=len(arch.layers) + 1,
-                kind="Dense",
-                input_shape=current,
-                output_shape=(*current[:-1], Dim("features", head.units)),
-                params_torch=dense_count,
-                params_keras=dense_count,
-                params_formula=f"{features}×{head.units} weights + {head.units} biases, in both: {dense_count:,}",
-                notes=tuple(notes),
-            )
-        )
-        if head.activation is Activation.SOFTMAX and head.units == 1:
-            diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING,
-                    len(arch.layers) + 1,
-                    "softmax-one-unit",
-                    "The Dense head has 1 unit with softmax: a softmax over one value is always 1.0, "
-                    "so the output never changes and the model cannot learn.",
-                    "Use sigmoid for one binary output, or give the head one unit per class (2 or more).",
-                    FixAction.on_head(activation=Activation.SIGMOID),
-                )
-            )
-
+        results.append(_dense_head(arch.head, len(arch.layers) + 1, current))
+        diagnostics.extend(_head_warnings(arch.head, len(arch.layers) + 1))
     return Analysis(arch, input_shape, tuple(results), tuple(diagnostics), runs)
+
+
+def _empty_stack(arch: Architecture, input_shape: Shape) -> Diagnostic:
+    return Diagnostic(
+        Severity.ERROR,
+        0,
+        "empty-stack",
+        f"The stack has no recurrent layer: the input {shape_label(input_shape)} goes straight "
+        + ("to the Dense head." if arch.head else "to the output."),
+        "Add an LSTM, GRU or RNN layer.",
+    )
+
+
+def _recurrent_layer(arch: Architecture, i: int, received: Shape, run: tuple[int, ...]) -> LayerAnalysis:
+    """Layer i (0-based) on the shape it receives, also when that shape is wrong (the rest still draws)."""
+    layer, batch, time = arch.layers[i], received[0], Dim("time", arch.input.seq_len)
+    features = received[-1].fixed  # every feature axis is sized: only batch and time may be open
+    out_features = Dim("features", layer.output_features)
+    output: Shape = (batch, time, out_features) if layer.return_sequences else (batch, out_features)
+    notes = [
+        "hands on every time step" if layer.return_sequences else _last_step_note(layer, arch.input.seq_len is None)
+    ]
+    if layer.bidirectional:
+        notes.append(f"bidirectional: forward ⊕ backward = 2 × {layer.units} = {layer.output_features} features")
+    if layer.num_layers > 1:
+        dropout = f", dropout {layer.dropout:g} between them" if layer.dropout else ""
+        notes.append(f"{layer.num_layers} {layer.type.value} layers stacked inside one module{dropout}")
+    if len(run) > 1:
+        total = sum(arch.layers[j].num_layers for j in run)
+        notes.append(f"fused: layers {run[0] + 1}–{run[-1] + 1} run as one nn.{layer.type.value}(num_layers={total})")
+    state: Shape = (Dim("layers*directions", layer.num_layers * layer.directions), batch, Dim("units", layer.units))
+    return LayerAnalysis(
+        index=i + 1,
+        kind=layer.type.value,
+        input_shape=received,
+        output_shape=output,
+        params_torch=params_torch(layer, features),
+        params_keras=params_keras(layer, features),
+        params_formula=params_formula(layer, features),
+        input_ok=len(received) == 3,
+        h_n=state,
+        c_n=state if layer.type is CellType.LSTM else None,
+        fused_run=tuple(j + 1 for j in run) if len(run) > 1 else (),
+        notes=tuple(notes),
+    )
+
+
+def _dense_head(head: DenseHead, index: int, received: Shape) -> LayerAnalysis:
+    features = received[-1].fixed
+    count = dense_params(features, head.units)
+    notes = []
+    if len(received) == 3:
+        notes.append("applied at every time step, as Keras' Dense on a 3-D input")
+    if head.activation is not None:
+        notes.append(f"{head.activation.value} over the last axis")
+    return LayerAnalysis(
+        index=index,
+        kind="Dense",
+        input_shape=received,
+        output_shape=(*received[:-1], Dim("features", head.units)),
+        params_torch=count,
+        params_keras=count,
+        params_formula=f"{features}×{head.units} weights + {head.units} biases, in both: {count:,}",
+        notes=tuple(notes),
+    )
+
+
+def _head_warnings(head: DenseHead, index: int) -> list[Diagnostic]:
+    if head.activation is Activation.SOFTMAX and head.units == 1:
+        return [
+            Diagnostic(
+                Severity.WARNING,
+                index,
+                "softmax-one-unit",
+                "The Dense head has 1 unit with softmax: a softmax over one value is always 1.0, "
+                "so the output never changes and the model cannot learn.",
+                "Use sigmoid for one binary output, or give the head one unit per class (2 or more).",
+                FixAction.on_head(activation=Activation.SIGMOID),
+            )
+        ]
+    return []
 
 
 def _last_step_note(layer: RecurrentLayer, variable_length: bool) -> str:
@@ -399,4 +404,5 @@ def apply_fix(arch: Architecture, action: FixAction) -> Architecture:
         # A missing head is created whole: the fix then names every field it needs.
         head = replace(arch.head, **changes) if arch.head is not None else DenseHead(**changes)
         return replace(arch, head=head)
+    assert action.layer is not None  # a layer's fix names its layer
     return arch.with_layer(action.layer, **changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -24,6 +25,8 @@ _ACTIVATIONS = {
 
 class RecurrentBlock(nn.Module):
     """One torch recurrent module (one spec layer, or a fused run of them) and what it hands on."""
+
+    rnn: nn.RNNBase
 
     def __init__(self, rnn: nn.RNNBase, return_sequences: bool, layers: tuple[int, ...]):
         super().__init__()
@@ -72,6 +75,11 @@ class StackedRNN(nn.Module):
         self.head = None if arch.head is None else nn.Linear(features, arch.head.units)
         self.activation = None if arch.head is None or arch.head.activation is None else arch.head.activation
 
+    @property
+    def recurrent_blocks(self) -> list[RecurrentBlock]:
+        """The blocks, typed (iterating an nn.ModuleList gives plain Modules)."""
+        return [cast(RecurrentBlock, block) for block in self.blocks]
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.run(x, lengths)[0]
 
@@ -87,16 +95,19 @@ class StackedRNN(nn.Module):
             # output of one module feeds the next without unpadding in between.
             h = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         states = []
-        for block in self.blocks:
+        for block in self.recurrent_blocks:
             h, h_n = block(h)
             states.append(h_n)
-        if isinstance(h, PackedSequence):
-            h, _ = pad_packed_sequence(h, batch_first=True, total_length=total_length)
+        out = (
+            pad_packed_sequence(h, batch_first=True, total_length=total_length)[0]
+            if isinstance(h, PackedSequence)
+            else h
+        )
         if self.head is not None:
-            h = self.head(h)
+            out = self.head(out)
             if activate and self.activation is not None:
-                h = _ACTIVATIONS[self.activation](h)
-        return h, states
+                out = _ACTIVATIONS[self.activation](out)
+        return out, states
 
     def unfused_twin(self, device: torch.device) -> StackedRNN:
         """The same weights with one module per architecture layer, so that each layer's sequence is seen."""
@@ -131,7 +142,7 @@ def parse_parameter_name(name: str) -> ParameterName:
 def _internal_layers(model: StackedRNN) -> list[dict[str, torch.Tensor]]:
     """Each internal layer's parameters in stack order, keyed by their name in internal layer 0."""
     found = []
-    for block in model.blocks:
+    for block in model.recurrent_blocks:
         layers: list[dict[str, torch.Tensor]] = [{} for _ in range(block.rnn.num_layers)]
         for name, param in block.rnn.named_parameters():
             parsed = parse_parameter_name(name)
@@ -146,7 +157,7 @@ def copy_weights(source: StackedRNN, target: StackedRNN) -> None:
         for mine, theirs in zip(_internal_layers(source), _internal_layers(target), strict=True):
             for name, param in mine.items():
                 theirs[name].copy_(param)
-        if source.head is not None:
+        if source.head is not None and target.head is not None:
             target.head.load_state_dict(source.head.state_dict())
 
 
@@ -154,8 +165,8 @@ def exported_state_dict(model: StackedRNN) -> dict[str, torch.Tensor]:
     """The weights under the names of the exported PyTorch code (one module per layer, `lstm1.weight_ih_l0`,
     `dense.weight`), so that a trained model's download loads into the code the page exports."""
     twin = model.unfused_twin(torch.device("cpu"))
-    state = {}
-    for name, block in zip(module_names(model.arch), twin.blocks, strict=True):
+    state: dict[str, torch.Tensor] = {}
+    for name, block in zip(module_names(model.arch), twin.recurrent_blocks, strict=True):
         state |= {f"{name}.{key}": value for key, value in block.rnn.state_dict().items()}
     if twin.head is not None:
         state |= {f"{HEAD_MODULE}.{key}": value for key, value in twin.head.state_dict().items()}

@@ -71,14 +71,14 @@ def pytorch_code(arch: Architecture) -> str:
 def _torch_init(analysis: Analysis) -> list[str]:
     arch, init = analysis.architecture, []
     for layer, info in zip(arch.layers, analysis.recurrent, strict=True):
-        init.append(f"self.{_attr(layer, info)} = {_torch_constructor(layer, info.input_shape[-1].size)}")
+        init.append(f"self.{_attr(layer, info)} = {_torch_constructor(layer, info.input_shape[-1].fixed)}")
         if layer.dropout and not layer.effective_dropout:
             init[-1] += f"  # dropout={layer.dropout:g} left out: torch ignores it with num_layers=1"
     for run in analysis.fused_runs:
         if len(run) > 1:
             first = arch.layers[run[0]]
             fused = replace(first, num_layers=sum(arch.layers[i].num_layers for i in run), return_sequences=False)
-            constructor = _torch_constructor(fused, analysis.recurrent[run[0]].input_shape[-1].size)
+            constructor = _torch_constructor(fused, analysis.recurrent[run[0]].input_shape[-1].fixed)
             init.append(f"# layers {run[0] + 1}–{run[-1] + 1} could be one {constructor}: one fused cuDNN kernel")
     if analysis.head:
         features_in, units = analysis.head.input_shape[-1].size, analysis.head.output_shape[-1].size
@@ -114,7 +114,7 @@ def _torch_forward(analysis: Analysis) -> list[str]:
     if arch.layers:
         lines_after, current = _torch_last_step(analysis, current)
         lines += lines_after
-    if analysis.head:
+    if analysis.head and arch.head:
         per_step = ": one prediction per time step" if len(analysis.head.input_shape) == 3 else ""
         lines.append(f"    logits = self.dense({current})  # {shape_label(analysis.head.output_shape)}{per_step}")
         current = "logits"

@@ -18,7 +18,7 @@ from pathlib import Path
 import graphviz
 
 from explorer.analysis import Analysis, Diagnostic, Severity, shape_label
-from explorer.report import layer_title
+from explorer.report import head_title, layer_title
 from explorer.spec import CellType
 
 ERROR_RED = "#d62728"
@@ -73,10 +73,6 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
     arch = analysis.architecture
     graph = _digraph("architecture")
     graph.node("input", f"Input\\nfeatures={arch.input.features}", shape="oval", fillcolor="#e8f0fe")
-    diagnostics_by_layer: dict[int, list[Diagnostic]] = {}
-    for d in analysis.diagnostics:
-        diagnostics_by_layer.setdefault(d.layer, []).append(d)
-
     for run in analysis.fused_runs:
         # A fused run is one torch module: drawn as a dashed box around its layers.
         fused = len(run) > 1
@@ -86,20 +82,30 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
                 kind = arch.layers[run[0]].type.value
                 target.attr(label=f"one nn.{kind}(num_layers={total})", style="dashed", color="#888888", fontsize="10")
             _layer_nodes(target, analysis, run)
-
-    if analysis.head is not None:
-        head = arch.head
-        activation = f", {head.activation.value}" if head.activation else ""
-        graph.node(
-            "head",
-            f"{analysis.head.index}  Dense({head.units}{activation})\\nparams {analysis.head.params_torch:,}",
-            fillcolor="#eeeeee",
-        )
+    if analysis.head is not None and arch.head is not None:
+        label = f"{analysis.head.index}  {head_title(arch.head)}\\nparams {analysis.head.params_torch:,}"
+        graph.node("head", label, fillcolor="#eeeeee")
     graph.node("output", "output", shape="plaintext", style="")
-
     names = ["input"] + [f"layer{info.index}" for info in analysis.recurrent]
     names += ["head"] if analysis.head is not None else []
     names.append("output")
+    _data_edges(graph, analysis, names)
+    diagnostics_by_layer: dict[int, list[Diagnostic]] = {}
+    for d in analysis.diagnostics:
+        diagnostics_by_layer.setdefault(d.layer, []).append(d)
+    for number, found in sorted(diagnostics_by_layer.items()):
+        anchor = "input" if number == 0 else names[number]
+        for n, diagnostic in enumerate(found):
+            _note(graph, f"note{number}_{n}", diagnostic, anchor)
+    if show_states:
+        _final_states(graph, analysis)
+    return graph
+
+
+def _data_edges(graph: graphviz.Digraph, analysis: Analysis, names: list[str]) -> None:
+    """The edge into each node, labelled with the shape it carries: dashed where only the last step goes on,
+    red where a layer that needs a sequence gets one state."""
+    arch = analysis.architecture
     shapes = [analysis.input_shape] + [info.output_shape for info in analysis.layers]
     for k, (source, target_name, shape) in enumerate(zip(names[:-1], names[1:], shapes, strict=True)):
         receiver = analysis.layers[k] if k < len(analysis.layers) else None
@@ -112,21 +118,17 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
             )
         graph.edge(source, target_name, **attrs)
 
-    for number, found in sorted(diagnostics_by_layer.items()):
-        anchor = "input" if number == 0 else names[number]
-        for n, diagnostic in enumerate(found):
-            _note(graph, f"note{number}_{n}", diagnostic, anchor)
 
-    if show_states:
-        for info in analysis.recurrent:
-            states = [f"h_n {shape_label(info.h_n)}"] + ([f"c_n {shape_label(info.c_n)}"] if info.c_n else [])
-            name = f"state{info.index}"
-            with graph.subgraph() as row:
-                row.attr(rank="same")
-                row.node(f"layer{info.index}")
-                row.node(name, "\\n".join(states), shape="box", style="dashed", fontsize="9", color="#888888")
-            graph.edge(f"layer{info.index}", name, style="dotted", arrowhead="none", color="#888888")
-    return graph
+def _final_states(graph: graphviz.Digraph, analysis: Analysis) -> None:
+    """h_n (and c_n) beside each recurrent layer, on its rank."""
+    for info in analysis.recurrent:
+        states = [f"{name} {shape_label(shape)}" for name, shape in (("h_n", info.h_n), ("c_n", info.c_n)) if shape]
+        name = f"state{info.index}"
+        with graph.subgraph() as row:
+            row.attr(rank="same")
+            row.node(f"layer{info.index}")
+            row.node(name, "\\n".join(states), shape="box", style="dashed", fontsize="9", color="#888888")
+        graph.edge(f"layer{info.index}", name, style="dotted", arrowhead="none", color="#888888")
 
 
 def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
@@ -139,25 +141,12 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
     arch = analysis.architecture
     graph = _digraph("unrolled")
     seq_len = arch.input.seq_len
-    shown = list(range(1, min(steps, seq_len or steps) + 1))
+    shown: list[int | str] = list(range(1, min(steps, seq_len or steps) + 1))
     last = seq_len if seq_len is not None else "T"
-    columns: list[int | str] = [*shown] + (["…", last] if seq_len is None or seq_len > len(shown) else [])
+    columns = [*shown] + (["…", last] if seq_len is None or seq_len > len(shown) else [])
 
     def row(prefix: str, label: str, color: str, recurrent: bool = True) -> list[str]:
-        """A row of cells over time. Only a recurrent row's cells pass anything along time (its hidden state):
-        inputs x_t and outputs y_t are separate values, kept in order by invisible edges."""
-        names = [f"{prefix}_{c if c != '…' else 'gap'}" for c in columns]
-        with graph.subgraph() as same:
-            same.attr(rank="same")
-            for name, c in zip(names, columns, strict=True):
-                if c == "…":
-                    same.node(name, "…", shape="plaintext", style="")
-                else:
-                    same.node(name, f"{label}{c}", fillcolor=color, shape="box")
-        for a, b in itertools.pairwise(names):
-            style = ("dotted" if "gap" in a + b else "solid") if recurrent else "invis"
-            graph.edge(a, b, style=style)
-        return names
+        return _time_row(graph, columns, prefix, label, color, recurrent)
 
     below = row("x", "x", INPUT_COLOR, recurrent=False)
     hands_all = True
@@ -190,6 +179,24 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
             graph.edge(name, "output", penwidth="2")
     _unrolled_legend(graph, analysis)
     return graph
+
+
+def _time_row(
+    graph: graphviz.Digraph, columns: list[int | str], prefix: str, label: str, color: str, recurrent: bool
+) -> list[str]:
+    """A row of cells over time. Only a recurrent row's cells pass anything along time (its hidden state):
+    inputs x_t and outputs y_t are separate values, kept in order by invisible edges."""
+    names = [f"{prefix}_{c if c != '…' else 'gap'}" for c in columns]
+    with graph.subgraph() as same:
+        same.attr(rank="same")
+        for name, c in zip(names, columns, strict=True):
+            if c == "…":
+                same.node(name, "…", shape="plaintext", style="")
+            else:
+                same.node(name, f"{label}{c}", fillcolor=color, shape="box")
+    for a, b in itertools.pairwise(names):
+        graph.edge(a, b, style=("dotted" if "gap" in a + b else "solid") if recurrent else "invis")
+    return names
 
 
 def _unrolled_legend(graph: graphviz.Digraph, analysis: Analysis) -> None:

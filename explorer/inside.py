@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -63,17 +64,18 @@ def _rnn(
 _STEP: dict[type, Callable[..., dict[str, Tensor]]] = {nn.LSTM: _lstm, nn.GRU: _gru, nn.RNN: _rnn}
 
 
-def _below_top(rnn: nn.LSTM | nn.GRU | nn.RNN) -> nn.Module:
+def _below_top(rnn: nn.RNNBase) -> nn.Module:
     """The module's internal layers but the top one, as one module with the same weights: torch runs them."""
     top = rnn.num_layers - 1
-    below = type(rnn)(
+    same_kind = cast(Callable[..., nn.RNNBase], type(rnn))  # nn.LSTM, nn.GRU or nn.RNN
+    below = same_kind(
         rnn.input_size, rnn.hidden_size, num_layers=top, bidirectional=rnn.bidirectional, batch_first=True
     )
     below.load_state_dict({name: p for name, p in rnn.state_dict().items() if parse_parameter_name(name).layer < top})
     return below.to(next(rnn.parameters())).eval()
 
 
-def steps(rnn: nn.LSTM | nn.GRU | nn.RNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def steps(rnn: nn.RNNBase, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every step of a module's top internal layer, (batch, time, units × directions) per key of VIEWS; the
     backward direction runs from the last step to the first. x: (batch, time, features), unpadded.
 
@@ -103,10 +105,11 @@ def layer_steps(model: StackedRNN, x: torch.Tensor, layer: int) -> dict[str, tor
     """`steps` of architecture layer `layer` (0-based) of a model, fed by the layers below it, also inside a
     fused run. x: (batch, time, features), unpadded: for one sample of a variable-length batch, its valid steps."""
     twin = model.unfused_twin(x.device)
+    blocks = twin.recurrent_blocks
     with torch.no_grad():
-        for block in twin.blocks[:layer]:
+        for block in blocks[:layer]:
             x, _ = block.rnn(x)
-    return steps(twin.blocks[layer].rnn, x)
+    return steps(blocks[layer].rnn, x)
 
 
 # What the page sends of one heatmap: at most this many time steps (a window the user moves) and units (every

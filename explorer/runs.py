@@ -63,7 +63,14 @@ class _Pipes:
     stdout_done: threading.Event = field(default_factory=threading.Event)
 
 
-def _read_stdout(stream: IO[str], pipes: _Pipes) -> None:
+def _read_stdout(stream: IO[str], pipes: _Pipes, process: subprocess.Popen[str]) -> None:
+    with stream:
+        _read_reports(stream, pipes)
+    process.wait()  # its output has ended: reap it, so that its exit code is there to read
+    pipes.stdout_done.set()
+
+
+def _read_reports(stream: IO[str], pipes: _Pipes) -> None:
     for line in stream:
         try:
             message = json.loads(line)
@@ -73,12 +80,12 @@ def _read_stdout(stream: IO[str], pipes: _Pipes) -> None:
                 pipes.final = FinalSummary.from_json(message)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             LOG.warning("a training worker printed a line that is not a report: %.200s", line)
-    pipes.stdout_done.set()
 
 
 def _read_stderr(stream: IO[str], pipes: _Pipes) -> None:
-    for line in stream:  # drained as written: a worker that writes a lot to stderr never blocks on a full pipe
-        pipes.stderr.append(line.rstrip("\n"))
+    with stream:
+        for line in stream:  # drained as written: a worker that writes a lot to stderr never blocks on a full pipe
+            pipes.stderr.append(line.rstrip("\n"))
 
 
 class WorkerProcess:
@@ -104,7 +111,7 @@ class WorkerProcess:
         except BrokenPipeError:  # the worker ended before reading its job: its exit code says why
             pass
         self._threads = [
-            threading.Thread(target=_read_stdout, args=(self.process.stdout, self.pipes), daemon=True),
+            threading.Thread(target=_read_stdout, args=(self.process.stdout, self.pipes, self.process), daemon=True),
             threading.Thread(target=_read_stderr, args=(self.process.stderr, self.pipes), daemon=True),
         ]
         for thread in self._threads:

@@ -196,7 +196,7 @@ class _Reader:
     def fail(self, path: str, requirement: str, value: Any) -> None:
         self.problems.append(f"{path} must be {requirement}, received {_describe(value)}")
 
-    def obj(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict | None:
+    def obj(self, value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             self.fail(path, "an object", value)
             return None
@@ -300,10 +300,13 @@ def _read_layer(r: _Reader, raw: Any, path: str, limits: Limits) -> RecurrentLay
         r.fail(f"{path}.dropout", "a number from 0 up to (not including) 1", dropout)
     if len(r.problems) > n_before:
         return None
+    # Each reader returned a value, or added a problem: none is None here.
+    assert cell is not None and units is not None and num_layers is not None
+    assert return_sequences is not None and bidirectional is not None
     return RecurrentLayer(cell, units, return_sequences, bidirectional, float(dropout), num_layers)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = {}
     for key, value in pairs:
         if key in result:
@@ -366,7 +369,7 @@ def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Arc
     return architecture_from_dict(data, limits)
 
 
-def architecture_to_dict(arch: Architecture) -> dict:
+def architecture_to_dict(arch: Architecture) -> dict[str, Any]:
     """The canonical JSON form: every key written, so a file says exactly what was analysed."""
     return {
         "input": {"features": arch.input.features, "seq_len": arch.input.seq_len, "batch": arch.input.batch},

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import torch
 
 from explorer.analysis import Diagnostic, Dim, FixAction, Severity, analyze, shape_label
+from explorer.report import head_title
 from explorer.spec import Activation, Architecture
 
 
@@ -55,7 +56,7 @@ class Task:
     outputs: int  # classes, or regression targets
     per_step: bool  # one label per time step (needs return_sequences on the last recurrent layer)
     default_seq_len: int
-    generate: Generator
+    generate: Generator | None  # None: the user's own data (user_splits)
     baseline_name: str
     suggested_steps: int = DEFAULT_STEPS
     suggested_lr: float = DEFAULT_LR
@@ -206,6 +207,7 @@ def make_splits(
     if task.user_splits is not None:
         return task.user_splits(seq_len, seed)
     g = torch.Generator().manual_seed(seed)
+    assert task.generate is not None  # a task without user_splits generates its data
     return task.generate(n_train, seq_len, variable, g), task.generate(n_val, seq_len, variable, g)
 
 
@@ -238,60 +240,62 @@ def baseline(task: Task, train: Data, val: Data) -> float:
 
 def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
     """Where the architecture does not fit the task: errors in the language of shapes, each with a fix."""
-    analysis = analyze(arch)
-    found: list[Diagnostic] = []
-    head_index = len(arch.layers) + 1
+    found = [*_input_misfits(arch, task), *_head_misfits(arch, task), *_per_step_misfits(arch, task)]
+    return [replace(d, message=f"Task '{task.name}': {d.message}") for d in found]
 
-    def error(layer: int, code: str, message: str, fix: str, action: FixAction | None) -> None:
-        found.append(Diagnostic(Severity.ERROR, layer, code, f"Task '{task.name}': {message}", fix, action))
 
+def _misfit(layer: int, code: str, message: str, fix: str, action: FixAction) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, layer, code, message, fix, action)
+
+
+def _input_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
+    found = []
     if arch.input.features != task.features:
         feeds = shape_label((Dim("batch"), Dim("time"), Dim("features", task.features)))
-        error(
-            0,
-            "task-features",
-            f"its data is {feeds} but the input takes features={arch.input.features}.",
-            f"Set the input features to {task.features}.",
-            FixAction.on_input(features=task.features),
-        )
-    if task.fixed_seq_len is not None and arch.input.seq_len not in (None, task.fixed_seq_len):
-        error(
-            0,
-            "task-seq-len",
-            f"its sequences have {task.fixed_seq_len} steps but the input takes seq_len={arch.input.seq_len}.",
-            f"Set the sequence length to {task.fixed_seq_len} (or make it variable).",
-            FixAction.on_input(seq_len=task.fixed_seq_len),
-        )
-    if task.variable_lengths and arch.input.seq_len is not None:
-        error(
-            0,
-            "task-variable",
-            f"its sequences differ in length (up to {task.default_seq_len} steps) but the input takes "
-            f"seq_len={arch.input.seq_len}.",
-            "Make the sequence length variable.",
-            FixAction.on_input(seq_len=None),
-        )
-    wanted = (
-        (Dim("batch"), Dim("time"), Dim("features", task.outputs))
-        if task.per_step
-        else (Dim("batch"), Dim("features", task.outputs))
-    )
-    activation_ok = {None, Activation.SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
-    if arch.head is None or arch.head.units != task.outputs or arch.head.activation not in activation_ok:
-        activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
-        what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
-        have = (
-            "no Dense head"
-            if arch.head is None
-            else (
-                f"a Dense({arch.head.units}"
-                + (f", {arch.head.activation.value}" if arch.head.activation else "")
-                + ") head"
+        found.append(
+            _misfit(
+                0,
+                "task-features",
+                f"its data is {feeds} but the input takes features={arch.input.features}.",
+                f"Set the input features to {task.features}.",
+                FixAction.on_input(features=task.features),
             )
         )
-        need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
-        error(
-            head_index,
+    if task.fixed_seq_len is not None and arch.input.seq_len not in (None, task.fixed_seq_len):
+        found.append(
+            _misfit(
+                0,
+                "task-seq-len",
+                f"its sequences have {task.fixed_seq_len} steps but the input takes seq_len={arch.input.seq_len}.",
+                f"Set the sequence length to {task.fixed_seq_len} (or make it variable).",
+                FixAction.on_input(seq_len=task.fixed_seq_len),
+            )
+        )
+    if task.variable_lengths and arch.input.seq_len is not None:
+        found.append(
+            _misfit(
+                0,
+                "task-variable",
+                f"its sequences differ in length (up to {task.default_seq_len} steps) but the input takes "
+                f"seq_len={arch.input.seq_len}.",
+                "Make the sequence length variable.",
+                FixAction.on_input(seq_len=None),
+            )
+        )
+    return found
+
+
+def _head_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
+    activation_ok = {None, Activation.SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
+    if arch.head is not None and arch.head.units == task.outputs and arch.head.activation in activation_ok:
+        return []
+    activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
+    what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
+    have = "no Dense head" if arch.head is None else f"a {head_title(arch.head)} head"
+    need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
+    return [
+        _misfit(
+            len(arch.layers) + 1,
             "task-head",
             f"it predicts {what} per {'step' if task.per_step else 'sequence'}, so it needs a {need} head "
             f"({'linear: regression targets are unbounded' if activation is None else 'softmax or none'}); "
@@ -299,18 +303,23 @@ def check_task(arch: Architecture, task: Task) -> list[Diagnostic]:
             f"Set the head to {need}.",
             FixAction.on_head(units=task.outputs, activation=activation),
         )
-    if arch.layers:
-        last = len(arch.layers) - 1
-        per_step = arch.layers[last].return_sequences
-        if per_step != task.per_step:
-            out = analysis.output_shape
-            got = "one per time step" if per_step else "one per sequence"
-            error(
-                last + 1,
-                "task-per-step",
-                f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
-                f"{shape_label(wanted)} but the model gives {got} {shape_label(out)}.",
-                f"Set return_sequences={task.per_step} on layer {last + 1}.",
-                FixAction(last, (("return_sequences", task.per_step),)),
-            )
-    return found
+    ]
+
+
+def _per_step_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
+    if not arch.layers or arch.layers[-1].return_sequences == task.per_step:
+        return []
+    last = len(arch.layers) - 1
+    wanted = (Dim("batch"), Dim("time"), Dim("features", task.outputs)) if task.per_step else (
+        Dim("batch"), Dim("features", task.outputs))  # fmt: skip
+    got = "one per time step" if arch.layers[last].return_sequences else "one per sequence"
+    return [
+        _misfit(
+            last + 1,
+            "task-per-step",
+            f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
+            f"{shape_label(wanted)} but the model gives {got} {shape_label(analyze(arch).output_shape)}.",
+            f"Set return_sequences={task.per_step} on layer {last + 1}.",
+            FixAction(last, (("return_sequences", task.per_step),)),
+        )
+    ]

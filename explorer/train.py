@@ -23,7 +23,7 @@ from torch import nn
 
 from explorer.analysis import short_layer_names
 from explorer.build import StackedRNN, build, count_parameters, parse_parameter_name
-from explorer.spec import DEFAULT_LIMITS, Limits
+from explorer.spec import DEFAULT_LIMITS, Architecture, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
 
 MAX_SEED = 2**31 - 1
@@ -207,7 +207,7 @@ def layer_groups(model: StackedRNN, arch_names: list[str]) -> dict[str, list[nn.
     """Parameters by layer of the architecture, also inside fused modules (internal layer k of a
     fused run belongs to whichever architecture layer stacked it)."""
     groups: dict[str, list[nn.Parameter]] = {name: [] for name in arch_names}
-    for block in model.blocks:
+    for block in model.recurrent_blocks:
         owners = [i for i in block.layers for _ in range(model.layer_depths[i])]
         for name, param in block.rnn.named_parameters():
             groups[arch_names[owners[parse_parameter_name(name).layer]]].append(param)
@@ -270,7 +270,11 @@ def _time_limit_reached(config: TrainConfig, start: float) -> bool:
 
 class Trainer:
     def __init__(
-        self, arch, task: Task, config: TrainConfig = TrainConfig(), on_report: Callable[[Report], None] | None = None
+        self,
+        arch: Architecture,
+        task: Task,
+        config: TrainConfig = TrainConfig(),
+        on_report: Callable[[Report], None] | None = None,
     ):
         misfits = check_task(arch, task)
         if misfits:

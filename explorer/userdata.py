@@ -114,7 +114,7 @@ def forecast_task(raw: bytes, name: str = "your series", limits: Limits = DEFAUL
         FORECAST_HORIZON,
         False,
         30,
-        lambda *_: None,
+        None,
         "repeat the last value",
         user_splits=splits,
         examples=min(series.numel(), 2 * MAX_WINDOWS),  # a window per value at most, capped in each split
@@ -154,8 +154,8 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
     def splits(seq_len: int, seed: int) -> tuple[Data, Data]:
         order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
         cut = max(1, int(len(y) * 0.8))
-        pick = [order[:cut], order[cut:]]
-        return tuple(Data(x[p], y[p], lengths[p]) for p in pick)
+        train, val = order[:cut], order[cut:]
+        return Data(x[train], y[train], lengths[train]), Data(x[val], y[val], lengths[val])
 
     return Task(
         "csv-classify",
@@ -167,7 +167,7 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
         len(names),
         False,
         longest,
-        lambda *_: None,
+        None,
         "majority class",
         user_splits=splits,
         fixed_seq_len=longest if equal else None,

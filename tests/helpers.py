@@ -95,13 +95,16 @@ def start_app(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]
     """The README's command, on loopback and a free port."""
     port = _free_port()
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
-    server = subprocess.Popen(
-        [streamlit, "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"server-{port}.log"  # a file, not a pipe: nothing is left open when the server ends
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [streamlit, "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -110,7 +113,7 @@ def start_app(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]
                 return server, url
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode()) from None
+                raise RuntimeError(log.read_text(errors="replace")) from None
             time.sleep(0.2)
     server.kill()
     raise RuntimeError("the app did not start within 60 s")

@@ -86,6 +86,8 @@ def _start() -> None:
         max_seconds=state.limits().max_train_seconds,
     )
     runs, limits, task = _runs(), state.limits(), _chosen_task()
+    if task is None:  # Train is disabled until a CSV task has its data
+        return
     csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
     number = runs[-1].number + 1 if runs else 1
     try:
@@ -256,20 +258,22 @@ def _inside(run: TrainingRun) -> None:
     columns = st.columns(3)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = short_layer_names(run.arch)
-    layer = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
+    chosen = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
+    layer = chosen or 0  # a selectbox with options always has a choice
     cell = run.arch.layers[layer].type
     views = VIEWS[cell]
-    view = columns[2].selectbox(
+    picked = columns[2].selectbox(
         "Show",
         list(views),
-        format_func=views.get,
+        format_func=lambda key: views[key],
         key=f"inside.view.{cell.value}",  # one choice per kind of cell: each offers its own states and gates
         help="h_t is what the layer hands on. An LSTM also carries a cell state c_t, its memory, with "
         "h_t = o_t ⊙ tanh(c_t): the output gate o_t lets part of it through; the forget gate f_t keeps the old "
         "c_t, the input gate i_t writes new content. A GRU's update gate z_t keeps the old h_t where it is near "
         "1; its reset gate r_t decides how much of it the new content reads. Gates lie between 0 and 1.",
     )
-    values = trained.inside(sample, layer)[view]
+    view = picked or "h"
+    values = trained.inside(int(sample), layer)[view]
     first = 0
     if values.size(0) > MAX_STEPS_SHOWN:  # a long sequence: a window of it, moved by the user
         first = st.slider("First time step shown", 0, values.size(0) - MAX_STEPS_SHOWN, 0, key="inside.first")
@@ -301,7 +305,7 @@ def _compare() -> None:
     kept = [n for n in s.get("compare.runs", []) if n in by_number]
     s["compare.runs"] = kept + new if "compare.known" in s else list(by_number)[-3:]
     s["compare.known"] = set(by_number)
-    chosen = st.multiselect("Runs", list(by_number), format_func=labels.get, key="compare.runs")
+    chosen = st.multiselect("Runs", list(by_number), format_func=lambda n: labels[n], key="compare.runs")
     picked = [by_number[n] for n in chosen]
     if not picked:
         return
