@@ -128,6 +128,7 @@ def main() -> None:
                 student.press("Stop")
     finally:
         server.terminate()
+        server.wait(timeout=10)
     print(
         f"{args.sessions} sessions open: {args.training} training, {len(editors)} editing at once over the protocol "
         f"(mean pause {args.pause} s), {args.pages} real Chromium pages editing"

@@ -78,6 +78,7 @@ def browser_medians(repeats: int, env: dict[str, str] | None = None) -> dict[str
             browser.close()
     finally:
         server.terminate()
+        server.wait(timeout=10)
     return medians
 
 

@@ -143,6 +143,7 @@ def page_against_headless(steps: int) -> tuple[float, float]:
             browser.close()
     finally:
         server.terminate()
+        server.wait(timeout=10)
     page_speed = float(re.search(r"(\d+) steps/s", text).group(1))
     return page_speed, headless_speed
 

@@ -16,6 +16,7 @@ the server's runs and watches them.
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import json
 import logging
@@ -49,6 +50,9 @@ LOG = logging.getLogger(__name__)
 RUN_DIR_PREFIX = "explorer-run-"
 OWNER_FILE = "server.pid"
 STDERR_LINES_KEPT = 200
+# Between SIGTERM and SIGKILL: a worker needs well under a second of CPU to finish its step and save its
+# weights, but runs at a lower priority than the page and may get a small share of a busy machine.
+GRACE_S = 5.0
 WORKER = [sys.executable, "-m", "explorer.worker"]
 
 
@@ -130,6 +134,8 @@ class WorkerProcess:
     def end(self) -> None:
         if self.process.poll() is not None:
             return
+        with contextlib.suppress(OSError):  # back to the page's priority, to finish its step; may be refused
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, os.getpriority(os.PRIO_PROCESS, 0))
         self.process.send_signal(signal.SIGTERM)
         timer = threading.Timer(self.grace_s, _kill_if_alive, args=(self.process, self))
         timer.daemon = True
@@ -203,7 +209,7 @@ class TrainingRun:
         task: Task,
         config: TrainConfig,
         csv: bytes | None = None,
-        grace_s: float = 3.0,
+        grace_s: float = GRACE_S,
         command: list[str] | None = None,
     ):
         self.number, self.arch, self.task, self.config = number, arch, task, config
@@ -365,7 +371,7 @@ class TrainingSlots:
     """Server-wide count of runs training at once, shared by every session (one per server process), and the
     watchdog that ends runs nobody watches any more and runs past the time limit."""
 
-    def __init__(self, capacity: int, max_unwatched_s: float = 90.0, grace_s: float = 3.0):
+    def __init__(self, capacity: int, max_unwatched_s: float = 90.0, grace_s: float = GRACE_S):
         self.capacity = capacity
         self.max_unwatched_s = max_unwatched_s
         self.grace_s = grace_s

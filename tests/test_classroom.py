@@ -189,6 +189,7 @@ def test_a_run_that_ends_while_its_chart_polls_redraws_the_page_once_and_the_pol
     finally:
         give_up.cancel()
         server.terminate()
+        server.wait(timeout=10)
 
 
 def test_the_page_upload_cap_is_the_csv_limit() -> None:
