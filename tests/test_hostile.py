@@ -237,3 +237,15 @@ def test_summary_and_export_do_not_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ASSETS.parent)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), value=json_values)
+def test_random_links_on_the_page_show_a_message_and_keep_the_default(data: st.DataObject, value: object) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["a"] = link(json.dumps(data.draw(near_the_architecture(value))))
+    at.run()
+    assert not at.exception
+    assert at.session_state["arch"] is not None  # the default stands, or the link's architecture if it was good
+    for text in shown(at.error):
+        assert "Traceback" not in text and len(text) < 3000

@@ -201,3 +201,26 @@ def test_run_labels_name_every_field_that_differs() -> None:
     assert labels[3] == "#3 LSTM64→GRU32 · classify · layer 1 (return_sequences) · lr 0.01"
     assert len(set(labels.values())) == 3
     assert describe_runs([(1, plain, "classify", config)]) == {1: "#1 LSTM64→GRU32 · classify"}
+
+
+def test_a_worker_whose_server_died_stops_at_its_next_step() -> None:
+    """The server is SIGKILLed: its worker, re-parented, must not train on for minutes."""
+    launcher = (
+        "import subprocess, sys\n"
+        "from explorer.presets import DEFAULT_PRESET, load_preset\n"
+        "from explorer.train import TrainConfig\n"
+        "from explorer.worker import TrainingJob\n"
+        "job = TrainingJob(load_preset(DEFAULT_PRESET), 'classify', TrainConfig(steps=5000, report_every=5000))\n"
+        "worker = subprocess.Popen([sys.executable, '-m', 'explorer.worker'], stdin=subprocess.PIPE,\n"
+        "                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)\n"
+        "worker.stdin.write(job.to_json()); worker.stdin.close()\n"
+        "print(worker.pid, flush=True)\n"
+        "import time; time.sleep(4)\n"  # the worker starts training; then its server dies, abruptly
+        "import os; os._exit(0)\n"
+    )
+    server = subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True, timeout=60)
+    pid = int(server.stdout.split()[0])
+    deadline = time.monotonic() + 20  # 5,000 steps would take a minute or more
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    assert not _alive(pid)
