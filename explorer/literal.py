@@ -3,17 +3,21 @@
 Streamlit renders the text of st.error, st.info, st.caption and friends as markdown: a key in a shared link
 such as `[log in](http://phish)` or `![](http://tracker/pixel)` would otherwise become a live link or a remote
 image inside the app's own error box. Every ASCII punctuation mark is backslash-escaped (CommonMark allows
-it for all of them), so links, images, emphasis, headings, HTML, Streamlit's `:color[...]` and shortcodes
-and autolinked addresses all read as the characters typed.
+it for all of them), so links, images, emphasis, headings, HTML and Streamlit's `:color[...]` and shortcodes read
+as the characters typed. GitHub-flavoured markdown also links bare addresses (`http://…`, `www.…`, `a@b.c`)
+whatever their escapes: an invisible word joiner after the scheme, the `www` and the `@` keeps them plain text.
 """
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
 
 MAX_MESSAGE_CHARS = 2000
 _ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
+_WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|@")
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # controls, bidi overrides, lone surrogates
 
 
@@ -26,4 +30,5 @@ def printable(text: str, max_chars: int = MAX_MESSAGE_CHARS) -> str:
 
 def markdown_literal(text: str, max_chars: int = MAX_MESSAGE_CHARS) -> str:
     """`text` for a Streamlit markdown element, shown exactly as written (after `printable`)."""
-    return printable(text, max_chars).translate(_ESCAPE).replace("\n", "  \n")
+    unlinked = _AUTOLINK.sub(lambda found: found[0] + _WORD_JOINER, printable(text, max_chars))
+    return unlinked.translate(_ESCAPE).replace("\n", "  \n")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 
 from playwright.sync_api import expect
 
@@ -69,3 +71,23 @@ def test_a_good_upload_replaces_the_architecture(page, tmp_path) -> None:
     )
     page.locator("input[type=file]").set_input_files(str(good))
     wait_for_edge_label(page, "(batch=2, features=9)")
+
+
+def test_a_link_cannot_put_a_live_link_an_image_or_a_heading_on_the_page(browser, app_url: str) -> None:
+    """A shared link whose keys are markdown, bare addresses and an e-mail: the notice shows them as typed."""
+    keys = ["[log in](http://phish.example)", "![x](http://tracker.example/p.png)", "# Heading", "www.evil.example",
+            "x@evil.example", "<img src=x onerror=alert(1)>"]  # fmt: skip
+    raw = json.dumps({"input": {"features": 10, **dict.fromkeys(keys, 1)}, "layers": []}).encode()
+    link = base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}/?a={link}")
+        page.wait_for_selector(EDGE_TEXT, timeout=60_000)
+        alert = page.locator("[data-testid=stAlert]").filter(has_text="was not loaded")
+        expect(alert).to_have_count(1, timeout=20_000)
+        assert alert.locator("a, img, h1, h2, h3").count() == 0
+        text = alert.inner_text().replace("\u2060", "")  # the word joiners that keep addresses unlinked
+        assert all(f'"{key}"' in text.replace('\\"', '"') or key in text for key in keys)
+    finally:
+        context.close()
