@@ -109,17 +109,14 @@ class WorkerProcess:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert self.process.stdin and self.process.stdout and self.process.stderr
-        try:
+        with contextlib.suppress(BrokenPipeError), self.process.stdin:  # a worker that ended at once: see its code
             self.process.stdin.write(job.to_json())
-            self.process.stdin.close()
-        except BrokenPipeError:  # the worker ended before reading its job: its exit code says why
-            pass
-        self._threads = [
+        readers = [
             threading.Thread(target=_read_stdout, args=(self.process.stdout, self.pipes, self.process), daemon=True),
             threading.Thread(target=_read_stderr, args=(self.process.stderr, self.pipes), daemon=True),
         ]
-        for thread in self._threads:
-            thread.start()
+        for reader in readers:
+            reader.start()
         self.killed = False
 
     @property
