@@ -165,8 +165,8 @@ class TrainedModel:
     task: Task
     config: TrainConfig
     weights_path: Path
-    _inside_asked: tuple[int, int] | None = None
-    _inside: dict[str, torch.Tensor] = field(default_factory=dict)
+    _inside_asked: tuple[int, int] | None = field(default=None, init=False)
+    _inside: dict[str, torch.Tensor] = field(default_factory=dict, init=False)
 
     @cached_property
     def model(self) -> StackedRNN:
