@@ -138,3 +138,22 @@ def test_every_finished_run_joins_the_comparison_and_a_session_keeps_its_last_ru
         assert not app.exception
     finally:
         st.cache_resource.clear()
+
+
+def test_a_long_sequence_is_looked_inside_through_a_window_the_user_moves(app: AppTest) -> None:
+    """1,000 steps of a 64-unit LSTM: the page sends 300 steps at a time, and the slider moves them."""
+    app.number_input(key="input.seq_len").set_value(1000).run()
+    app.number_input(key="train.steps").set_value(2).run()
+    app.button(key="train.start").click().run()
+    wait_until(app, ("done",), timeout=180)
+    app.run()
+    heatmap = inside_heatmap(app)["data"][0]
+    assert len(heatmap["z"]) == 300 and heatmap["y"][0] == 0 and heatmap["y"][-1] == 299
+    assert any("time steps 0–299 of 1000" in text for text in shown(app.caption))
+    app.slider(key="inside.first").set_value(700).run()
+    heatmap = inside_heatmap(app)["data"][0]
+    run = app.session_state["runs"][-1]
+    full = run.trained.inside(0, 0)["h"]
+    assert heatmap["y"] == list(range(700, 1000))
+    assert torch.allclose(torch.tensor(heatmap["z"]), full[700:1000], atol=1e-6)
+    assert not app.exception
