@@ -91,3 +91,24 @@ def test_a_link_cannot_put_a_live_link_an_image_or_a_heading_on_the_page(browser
         assert all(f'"{key}"' in text.replace('\\"', '"') or key in text for key in keys)
     finally:
         context.close()
+
+
+def test_hostile_uploaded_files_get_a_message_shown_as_typed(page, tmp_path) -> None:
+    """The sidebar's upload, the entry point a student uses: deep nesting, a lone surrogate key, markup keys."""
+    files = {
+        "deep.json": '{"input": {"features": 10, "x": ' + "[" * 990 + "1" + "]" * 990 + '}, "layers": []}',
+        "surrogate.json": '{"input": {"features": 10, "\\ud800": 1}, "layers": []}',
+        "markup.json": json.dumps({"input": {"features": 10, "[a](http://x.example)": 1, "# big": 2}, "layers": []}),
+        "not-json.json": "\x00\xff binary",
+    }
+    edges = edge_labels(page)
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Load an architecture file")
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        uploader.locator("input[type=file]").set_input_files(str(path))
+        alert = page.locator("[data-testid=stAlert]").filter(has_text=f"The file {name} was not loaded")
+        expect(alert).to_have_count(1, timeout=20_000)
+        assert alert.locator("a, img, h1, h2, h3").count() == 0
+        assert "Traceback" not in page.content()
+        assert edge_labels(page) == edges  # the architecture on the page stays
