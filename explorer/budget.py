@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from explorer.analysis import dense_params, params_torch
 from explorer.spec import Architecture, CellType, Limits, RecurrentLayer
 
 MB = 1024 * 1024
@@ -24,8 +25,8 @@ BYTES_PER_PARAMETER = 6 * FLOAT
 # Activations torch keeps for the backward pass, per sequence, time step and unit of one internal layer and
 # direction, in floats: the gates' pre-activations and activations, the states, and their gradients in flight.
 SAVED_FLOATS_PER_UNIT = {CellType.LSTM: 24, CellType.GRU: 22, CellType.RNN: 14}
-# The validation forward (no gradients) runs this many sequences at a time, or a training batch if larger
-# (train.EVAL_CHUNK).
+# The validation forward (no gradients) runs this many sequences at a time, or a training batch if larger:
+# its memory then stays near a training step's, whatever the size of the validation set (train uses it).
 EVAL_SEQUENCES = 32
 # The worker's address space may exceed the estimate by this much: torch's libraries are mapped, not resident.
 ADDRESS_SPACE_HEADROOM_BYTES = 1024 * MB
@@ -51,24 +52,12 @@ def _internal_layer_inputs(layer: RecurrentLayer, features: int) -> list[int]:
     return [features] + [layer.output_features] * (layer.num_layers - 1)
 
 
-def _recurrent_parameters(layer: RecurrentLayer, features: int) -> int:
-    units = layer.units
-    return sum(
-        layer.directions * layer.type.gates * (units * fan_in + units * units + 2 * units)
-        for fan_in in _internal_layer_inputs(layer, features)
-    )
-
-
 def _activation_floats(layer: RecurrentLayer, features: int, sequences: int, steps: int, saved: bool) -> int:
     """Floats alive for one layer over `sequences` × `steps`: all that backward needs when `saved`, else the
     largest moment of a forward pass without gradients (the input projection of every step and the output)."""
-    total = 0
-    for fan_in in _internal_layer_inputs(layer, features):
-        per_step = (
-            layer.directions * layer.units * (SAVED_FLOATS_PER_UNIT[layer.type] if saved else layer.type.gates + 2)
-        )
-        total += sequences * steps * (per_step + fan_in)
-    return total
+    per_unit = SAVED_FLOATS_PER_UNIT[layer.type] if saved else layer.type.gates + 2
+    per_step = layer.directions * layer.units * per_unit
+    return sum(sequences * steps * (per_step + fan_in) for fan_in in _internal_layer_inputs(layer, features))
 
 
 def estimate_training_memory(
@@ -77,14 +66,14 @@ def estimate_training_memory(
     """Peak memory of training `arch` on sequences of `seq_len` steps, `batch_size` at a time, with a data set of
     `examples` sequences (train and validation) and a head of `outputs` units."""
     features, parameters, training, validation = arch.input.features, 0, 0, 0
+    eval_batch = max(EVAL_SEQUENCES, batch_size)
     for layer in arch.layers:
-        parameters += _recurrent_parameters(layer, features)
+        parameters += params_torch(layer, features)
         training += _activation_floats(layer, features, batch_size, seq_len, saved=True)
-        eval_batch = max(EVAL_SEQUENCES, batch_size)
         validation = max(validation, _activation_floats(layer, features, eval_batch, seq_len, saved=False))
         features = layer.output_features
     if arch.head is not None:
-        parameters += (features + 1) * arch.head.units
+        parameters += dense_params(features, arch.head.units)
         per_step = arch.layers[-1].return_sequences if arch.layers else True
         head_floats = (seq_len if per_step else 1) * arch.head.units * 3
         training += batch_size * head_floats

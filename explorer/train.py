@@ -22,15 +22,13 @@ import torch
 from torch import nn
 
 from explorer.analysis import short_layer_names
+from explorer.budget import EVAL_SEQUENCES
 from explorer.build import StackedRNN, build, count_parameters, parse_parameter_name
 from explorer.spec import DEFAULT_LIMITS, Architecture, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
 
 MAX_SEED = 2**31 - 1
 MAX_LR = 1.0
-# Validation runs in chunks of this many sequences, or of the training batch where that is larger: its memory
-# then stays near a training step's, whatever the size of the validation set.
-EVAL_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -350,7 +348,7 @@ class Trainer:
         model.eval()
         loss = metric = torch.zeros((), device=self.device)
         count = 0
-        size = max(EVAL_CHUNK, self.config.batch_size)
+        size = max(EVAL_SEQUENCES, self.config.batch_size)  # the chunk the memory budget assumes
         with torch.no_grad():
             for first in range(0, len(val), size):
                 chunk = slice(first, first + size)
