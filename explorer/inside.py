@@ -127,6 +127,12 @@ class HeatmapWindow:
     note: str | None  # what is left out, in words; None when everything is shown
 
 
+def _ordinal(n: int) -> str:
+    """2nd, 3rd, 4th, 11th, 22nd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def heatmap_window(values: torch.Tensor, first_step: int = 0) -> HeatmapWindow:
     """The part of a (time, units) matrix that the page shows, starting at `first_step` (clamped)."""
     total_steps, total_units = values.shape
@@ -137,6 +143,6 @@ def heatmap_window(values: torch.Tensor, first_step: int = 0) -> HeatmapWindow:
     if len(steps) < total_steps:
         notes.append(f"time steps {steps.start}–{steps.stop - 1} of {total_steps} (move the window to see the rest)")
     if len(units) < total_units:
-        notes.append(f"every {units.step}th unit of {total_units}")
+        notes.append(f"every {_ordinal(units.step)} unit of {total_units}")
     shown = values[steps.start : steps.stop, units.start :: units.step]
     return HeatmapWindow(shown.tolist(), steps, units, "Showing " + " and ".join(notes) + "." if notes else None)

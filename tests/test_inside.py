@@ -89,5 +89,6 @@ def test_a_long_wide_layer_is_shown_as_a_bounded_window_with_a_note() -> None:
         == "Showing time steps 1000–1299 of 2000 (move the window to see the rest) and every 4th unit of 512."
     )
     assert heatmap_window(values, first_step=10**9).steps == range(1700, 2000)  # clamped to the end
+    assert "every 2nd unit of 256" in heatmap_window(torch.ones(20, 256)).note
     small = heatmap_window(torch.ones(20, 64))
     assert small.note is None and len(small.values) == 20 and len(small.values[0]) == 64
