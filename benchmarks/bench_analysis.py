@@ -16,7 +16,7 @@ import torch
 
 from explorer.analysis import analyze
 from explorer.build import build
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import Architecture, CellType, Dense, InputSpec, RecurrentLayer
 
 
 def twelve_layer_stack() -> Architecture:
@@ -24,7 +24,7 @@ def twelve_layer_stack() -> Architecture:
     layers = tuple(
         RecurrentLayer(cells[i % 3], 64, return_sequences=i < 11, bidirectional=i % 4 == 0) for i in range(12)
     )
-    return Architecture(InputSpec(10, 20, 4), layers, DenseHead(5))
+    return Architecture(InputSpec(10, 20, 4), layers, Dense(5))
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from explorer.budget import MB, estimate_training_memory
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer, architecture_to_json
+from explorer.spec import Architecture, CellType, Dense, InputSpec, RecurrentLayer, architecture_to_json
 from explorer.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ STACKS = [
 
 def architecture(cell: CellType, units: int, seq_len: int, bidirectional: bool, num_layers: int) -> Architecture:
     first = RecurrentLayer(cell, units, True, bidirectional, 0.0, num_layers)
-    return Architecture(InputSpec(10, seq_len), (first, RecurrentLayer(CellType.LSTM, 32)), DenseHead(5))
+    return Architecture(InputSpec(10, seq_len), (first, RecurrentLayer(CellType.LSTM, 32)), Dense(5))
 
 
 def measured_peak(arch: Architecture, batch: int, steps: int) -> int:

@@ -27,7 +27,7 @@ import torch
 
 from explorer.build import build
 from explorer.presets import DEFAULT_PRESET, load_preset
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import Architecture, CellType, Dense, InputSpec, RecurrentLayer
 from explorer.tasks import TASKS, make_splits
 from explorer.train import TrainConfig, Trainer, tune_allocator
 
@@ -39,10 +39,8 @@ def stacks() -> dict[str, Architecture]:
     tutorial = load_preset(DEFAULT_PRESET)
     lstm = RecurrentLayer(CellType.LSTM, 64, return_sequences=True)
     return {
-        "tutorial LSTM64→GRU32": Architecture(InputSpec(10, LENGTH), tutorial.layers, DenseHead(5)),
-        "2 × LSTM64 (fused)": Architecture(
-            InputSpec(10, LENGTH), (lstm, RecurrentLayer(CellType.LSTM, 64)), DenseHead(5)
-        ),
+        "tutorial LSTM64→GRU32": Architecture(InputSpec(10, LENGTH), tutorial.layers, Dense(5)),
+        "2 × LSTM64 (fused)": Architecture(InputSpec(10, LENGTH), (lstm, RecurrentLayer(CellType.LSTM, 64)), Dense(5)),
     }
 
 

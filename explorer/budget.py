@@ -11,9 +11,11 @@ estimate beside the measurement for a spread of stacks; the estimate stays above
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
-from explorer.analysis import dense_params, params_torch
+from explorer.analysis import LayerAnalysis, analyze
+from explorer.layers.base import Layer
 from explorer.spec import Architecture, CellType, Limits, RecurrentLayer
 
 MB = 1024 * 1024
@@ -48,11 +50,16 @@ class MemoryEstimate:
         return ", ".join(f"{name} {size / MB:,.0f} MB" for name, size in parts)
 
 
+# Other layers keep about this many floats per output value for the backward pass (their output, its
+# gradient, a mask or normalised copy), and the forward pass without gradients two.
+SAVED_FLOATS_PER_OUTPUT = 3
+
+
 def _internal_layer_inputs(layer: RecurrentLayer, features: int) -> list[int]:
     return [features] + [layer.output_features] * (layer.num_layers - 1)
 
 
-def _activation_floats(layer: RecurrentLayer, features: int, sequences: int, steps: int, saved: bool) -> int:
+def _recurrent_floats(layer: RecurrentLayer, features: int, sequences: int, steps: int, saved: bool) -> int:
     """Floats alive for one layer over `sequences` × `steps`: all that backward needs when `saved`, else the
     largest moment of a forward pass without gradients (the input projection of every step and the output)."""
     per_unit = SAVED_FLOATS_PER_UNIT[layer.type] if saved else layer.type.gates + 2
@@ -60,25 +67,32 @@ def _activation_floats(layer: RecurrentLayer, features: int, sequences: int, ste
     return sum(sequences * steps * (per_step + fan_in) for fan_in in _internal_layer_inputs(layer, features))
 
 
+def _layer_floats(layer: Layer, info: LayerAnalysis, sequences: int, saved: bool) -> int:
+    if isinstance(layer, RecurrentLayer):
+        steps = info.input_shape[1].fixed
+        return _recurrent_floats(layer, info.input_shape[-1].fixed, sequences, steps, saved)
+    values = math.prod(d.fixed for d in info.output_shape)  # one sequence's (the analysis ran with batch 1)
+    return sequences * values * (SAVED_FLOATS_PER_OUTPUT if saved else 2)
+
+
 def estimate_training_memory(
     arch: Architecture, seq_len: int, batch_size: int, examples: int, outputs: int
 ) -> MemoryEstimate:
     """Peak memory of training `arch` on sequences of `seq_len` steps, `batch_size` at a time, with a data set of
-    `examples` sequences (train and validation) and a head of `outputs` units."""
-    features, parameters, training, validation = arch.input.features, 0, 0, 0
+    `examples` sequences (train and validation) and `outputs` target values per step or sequence."""
+    one = analyze(replace(arch, input=replace(arch.input, seq_len=seq_len, batch=1)))  # every size fixed
     eval_batch = max(EVAL_SEQUENCES, batch_size)
-    for layer in arch.layers:
-        parameters += params_torch(layer, features)
-        training += _activation_floats(layer, features, batch_size, seq_len, saved=True)
-        validation = max(validation, _activation_floats(layer, features, eval_batch, seq_len, saved=False))
-        features = layer.output_features
-    if arch.head is not None:
-        parameters += dense_params(features, arch.head.units)
-        per_step = arch.layers[-1].return_sequences if arch.layers else True
-        head_floats = (seq_len if per_step else 1) * arch.head.units * 3
-        training += batch_size * head_floats
-    data = examples * seq_len * (arch.input.features + outputs) * FLOAT
-    return MemoryEstimate(parameters * BYTES_PER_PARAMETER, max(training, validation) * FLOAT, data)
+    training = sum(
+        _layer_floats(layer, info, batch_size, True) for layer, info in zip(arch.stack, one.layers, strict=True)
+    )
+    validation = max(
+        (_layer_floats(layer, info, eval_batch, False) for layer, info in zip(arch.stack, one.layers, strict=True)),
+        default=0,
+    )
+    features = 1 if arch.input.tokens else arch.input.features or 1
+    data = examples * seq_len * (features + outputs) * FLOAT
+    parameters = one.total_params_torch * BYTES_PER_PARAMETER
+    return MemoryEstimate(parameters, max(training, validation) * FLOAT, data)
 
 
 class OverBudget(ValueError):
@@ -86,6 +100,12 @@ class OverBudget(ValueError):
 
 
 def check_training_memory(estimate: MemoryEstimate, limits: Limits) -> None:
+    count = estimate.parameters // BYTES_PER_PARAMETER
+    if count > limits.max_train_params:
+        raise OverBudget(
+            f"this model has {count:,} parameters, more than the server trains, {limits.max_train_params:,} "
+            "(EXPLORER_MAX_TRAIN_PARAMS). Lower the units, the vocabulary or the number of layers."
+        )
     budget = limits.max_train_memory_mb * MB
     if estimate.total > budget:
         raise OverBudget(

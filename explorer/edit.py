@@ -5,15 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from explorer.spec import (
-    DEFAULT_LIMITS,
-    Architecture,
-    CellType,
-    Limits,
-    RecurrentLayer,
-    architecture_from_dict,
-    architecture_to_dict,
-)
+from explorer.layers.registry import new_layer
+from explorer.spec import DEFAULT_LIMITS, Architecture, Limits, architecture_from_dict, architecture_to_dict
 
 T = TypeVar("T")
 
@@ -36,19 +29,15 @@ def moved(items: tuple[T, ...], index: int, delta: int) -> tuple[T, ...]:
     return tuple(swapped)
 
 
-def new_layer(cell: CellType, previous: RecurrentLayer | None) -> RecurrentLayer:
-    """A new layer is as wide as the one before it (or 32), and hands on the last step, as in Keras."""
-    return RecurrentLayer(cell, previous.units if previous else 32)
-
-
 def validated(arch: Architecture, limits: Limits = DEFAULT_LIMITS) -> Architecture:
     """Send an edited architecture through the same parser as files and links: widgets get no shortcut."""
     return architecture_from_dict(architecture_to_dict(arch), limits)
 
 
-def add_layer(arch: Architecture, index: int, cell: CellType) -> Architecture:
+def add_layer(arch: Architecture, index: int, kind: str) -> Architecture:
+    """Insert a new layer of `kind` (a type name: LSTM, Conv1D, ...) at `index`."""
     previous = arch.layers[index - 1] if index > 0 else None
-    return replace(arch, layers=inserted(arch.layers, index, new_layer(cell, previous)))
+    return replace(arch, layers=inserted(arch.layers, index, new_layer(kind, previous)))
 
 
 def set_field(arch: Architecture, index: int, name: str, value: Any) -> Architecture:

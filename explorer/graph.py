@@ -12,21 +12,28 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
 import graphviz
 
-from explorer.analysis import Analysis, Diagnostic, Severity, shape_label
-from explorer.report import head_title, layer_title
-from explorer.spec import CellType
+from explorer.analysis import Analysis, Diagnostic, LayerAnalysis, Severity, shape_label
+from explorer.layers.base import Layer
+from explorer.layers.conv import TimeWindowLayer
+from explorer.layers.norm import BatchNorm
+from explorer.layers.recurrent import CELL_COLORS, RecurrentLayer
+from explorer.shapes import Form
 
 ERROR_RED = "#d62728"
 BACKWARD_BLUE = "#1f77b4"
 INPUT_COLOR = "#e8f0fe"
 OUTPUT_COLOR = "#eeeeee"
 _FONT = {"fontname": "Helvetica", "fontsize": "11"}
-_CELL_COLORS = {CellType.LSTM: "#fff4e0", CellType.GRU: "#e9f7ef", CellType.RNN: "#f3e8fd"}
+
+
+def _depth(layer: Layer) -> int:
+    return layer.num_layers if isinstance(layer, RecurrentLayer) else 1
 
 
 def _digraph(name: str) -> graphviz.Digraph:
@@ -52,43 +59,54 @@ def _note(graph: graphviz.Digraph, name: str, diagnostic: Diagnostic, anchor: st
     graph.edge(anchor, name, style="dotted", color=color, arrowhead="none")
 
 
+def _channels_first(layer: Layer, info: LayerAnalysis) -> bool:
+    """torch computes this layer on (batch, features, time): the graph shows the transposes."""
+    return isinstance(layer, (TimeWindowLayer, BatchNorm)) and len(info.input_shape) == 3 and info.input_ok
+
+
 def _layer_nodes(graph: graphviz.Digraph, analysis: Analysis, run: tuple[int, ...]) -> None:
     for i in run:
-        layer, info = analysis.architecture.layers[i], analysis.recurrent[i]
-        lines = [f"{info.index}  {layer_title(layer)}"]
-        if layer.bidirectional:
+        layer, info = analysis.architecture.stack[i], analysis.layers[i]
+        style = layer.node_style()
+        icon = f"{style.icon} " if style.icon else ""
+        lines = [f"{info.index}  {icon}{layer.title()}"]
+        if isinstance(layer, RecurrentLayer) and layer.bidirectional:
             lines.append(f"⇄ forward ⊕ backward: 2 × {layer.units} = {layer.output_features}")
-        if layer.num_layers > 1:
+        if isinstance(layer, RecurrentLayer) and layer.num_layers > 1:
             lines.append(f"{layer.num_layers} layers stacked inside")
-        lines.append(f"params torch {info.params_torch:,} · Keras {info.params_keras:,}")
-        graph.node(
-            f"layer{info.index}",
-            "\\n".join(lines),
-            peripheries=str(min(layer.num_layers, 4)),  # internal stacking, seen as stacked outlines
-            fillcolor=_CELL_COLORS[layer.type],
-        )
+        if _channels_first(layer, info):
+            lines.append("torch: ⇅ transposed to (batch, features, time) and back")
+        if info.params_torch or info.params_keras:
+            same = info.params_torch == info.params_keras and not isinstance(layer, RecurrentLayer)
+            lines.append(
+                f"params {info.params_torch:,}"
+                if same
+                else f"params torch {info.params_torch:,} · Keras {info.params_keras:,}"
+            )
+        attributes = {"fillcolor": style.fill, "shape": style.shape}
+        if style.dashed:
+            attributes["style"] = "rounded,filled,dashed"
+        if isinstance(layer, RecurrentLayer):
+            attributes["peripheries"] = str(min(layer.num_layers, 4))  # internal stacking, seen as stacked outlines
+        graph.node(f"layer{info.index}", "\\n".join(lines), **attributes)
 
 
 def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphviz.Digraph:
     arch = analysis.architecture
     graph = _digraph("architecture")
-    graph.node("input", f"Input\\nfeatures={arch.input.features}", shape="oval", fillcolor="#e8f0fe")
+    what = "token ids" if arch.input.tokens else f"features={arch.input.features}"
+    graph.node("input", f"Input\\n{what}", shape="oval", fillcolor=INPUT_COLOR)
     for run in analysis.fused_runs:
         # A fused run is one torch module: drawn as a dashed box around its layers.
         fused = len(run) > 1
         with graph.subgraph(name=f"cluster_run{run[0] + 1}") if fused else nullcontext(graph) as target:
             if fused:
-                total = sum(arch.layers[i].num_layers for i in run)
-                kind = arch.layers[run[0]].type.value
+                total = sum(_depth(arch.stack[i]) for i in run)
+                kind = arch.stack[run[0]].kind
                 target.attr(label=f"one nn.{kind}(num_layers={total})", style="dashed", color="#888888", fontsize="10")
             _layer_nodes(target, analysis, run)
-    if analysis.head is not None and arch.head is not None:
-        label = f"{analysis.head.index}  {head_title(arch.head)}\\nparams {analysis.head.params_torch:,}"
-        graph.node("head", label, fillcolor="#eeeeee")
     graph.node("output", "output", shape="plaintext", style="")
-    names = ["input"] + [f"layer{info.index}" for info in analysis.recurrent]
-    names += ["head"] if analysis.head is not None else []
-    names.append("output")
+    names = ["input"] + [f"layer{info.index}" for info in analysis.layers] + ["output"]
     _data_edges(graph, analysis, names)
     diagnostics_by_layer: dict[int, list[Diagnostic]] = {}
     for d in analysis.diagnostics:
@@ -102,19 +120,24 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
     return graph
 
 
+_WANTED = {Form.SEQUENCE: "a sequence", Form.VECTOR: "one vector per example", Form.TOKENS: "token ids"}
+
+
 def _data_edges(graph: graphviz.Digraph, analysis: Analysis, names: list[str]) -> None:
-    """The edge into each node, labelled with the shape it carries: dashed where only the last step goes on,
-    red where a layer that needs a sequence gets one state."""
-    arch = analysis.architecture
+    """The edge into each node, labelled with the shape it carries: dashed where a recurrent layer hands on only
+    its last step, red where a layer gets a kind of tensor it cannot read."""
+    stack = analysis.architecture.stack
     shapes = [analysis.input_shape] + [info.output_shape for info in analysis.layers]
     for k, (source, target_name, shape) in enumerate(zip(names[:-1], names[1:], shapes, strict=True)):
         receiver = analysis.layers[k] if k < len(analysis.layers) else None
         attrs = {"label": " " + shape_label(shape)}
-        if 0 < k <= len(arch.layers) and not arch.layers[k - 1].return_sequences:
+        sender = stack[k - 1] if k > 0 else None
+        if isinstance(sender, RecurrentLayer) and not sender.return_sequences:
             attrs.update(label=attrs["label"] + "\\n last step only", style="dashed")
         if receiver is not None and not receiver.input_ok:
+            wanted = " or ".join(_WANTED[f] for f in sorted(stack[k].ACCEPTS, key=list(Form).index))
             attrs.update(
-                color=ERROR_RED, fontcolor=ERROR_RED, penwidth="2.5", label=attrs["label"] + "\\n ✗ needs a sequence"
+                color=ERROR_RED, fontcolor=ERROR_RED, penwidth="2.5", label=attrs["label"] + f"\\n ✗ needs {wanted}"
             )
         graph.edge(source, target_name, **attrs)
 
@@ -136,7 +159,9 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
 
     Horizontal arrows carry the hidden state forward in time (blue ones backward, for a bidirectional
     layer); vertical arrows carry what a layer hands on to the next. A layer without return_sequences
-    hands on its last step only (and, bidirectional, the backward state at step 1).
+    hands on its last step only (and, bidirectional, the backward state at step 1). Layers that act on each
+    step alone are rows without horizontal arrows; layers that act on one vector are single boxes. The view
+    stops, and says so, at a layer that changes the time axis (convolution, pooling, Flatten, RepeatVector).
     """
     arch = analysis.architecture
     graph = _digraph("unrolled")
@@ -150,35 +175,68 @@ def unrolled_graph(analysis: Analysis, steps: int = 3) -> graphviz.Digraph:
 
     below = row("x", "x", INPUT_COLOR, recurrent=False)
     hands_all = True
-    for info, layer in zip(analysis.recurrent, arch.layers, strict=True):
-        for k in range(1, layer.num_layers + 1):
-            label = f"h{info.index}" + (f".{k}" if layer.num_layers > 1 else "") + " t"
-            cells = row(f"L{info.index}_{k}", label, _CELL_COLORS[layer.type])
-            if layer.bidirectional:
-                for a, b in itertools.pairwise(cells):
-                    graph.edge(
-                        b, a, color=BACKWARD_BLUE, constraint="false", style="dotted" if "gap" in a + b else "solid"
-                    )
-            _connect(graph, below, cells, hands_all)
-            below = cells
-            hands_all = True
-        hands_all = layer.return_sequences
-        if not hands_all:
-            # Only the final state moves up: the last step (and the backward direction's step 1).
-            below = [below[-1]] + ([below[0]] if layer.bidirectional else [])
-    if analysis.head is not None:
-        if hands_all:
-            _connect(graph, below, row("y", "y t", OUTPUT_COLOR, recurrent=False), True)
-        else:
-            graph.node("head", "Dense", fillcolor=OUTPUT_COLOR)
+    for info, layer in zip(analysis.layers, arch.stack, strict=True):
+        if isinstance(layer, RecurrentLayer):
+            below = _recurrent_rows(graph, row, layer, info, below, hands_all)
+            hands_all = layer.return_sequences
+            continue
+        if not hands_all and layer.PER_STEP:  # one vector per example: one box
+            graph.node(f"L{info.index}", f"{info.index} {layer.title()}", fillcolor=layer.node_style().fill)
             for name in below:
-                graph.edge(name, "head", penwidth="2")
+                graph.edge(name, f"L{info.index}", penwidth="2")
+            below = [f"L{info.index}"]
+            continue
+        if hands_all and layer.PER_STEP:  # a row without arrows along time; the last one is the output y t
+            final = info.index == len(arch.stack)
+            prefix, label = ("y", "y t") if final else (f"L{info.index}", f"{layer.kind} t")
+            cells = row(prefix, label, OUTPUT_COLOR if final else layer.node_style().fill, recurrent=False)
+            _connect(graph, below, cells, True)
+            below = cells
+            continue
+        graph.node(
+            "stop",
+            f"{info.index} {layer.title()} changes the time axis:\\nthe unrolled view stops here",
+            shape="note",
+            fillcolor="#fafafa",
+        )
+        for name in below:
+            if "gap" not in name:
+                graph.edge(name, "stop", style="dashed")
+        _unrolled_legend(graph, analysis)
+        return graph
+    if hands_all and isinstance(arch.stack[-1] if arch.stack else None, RecurrentLayer):
+        output = row("y", "y t", OUTPUT_COLOR, recurrent=False)
+        _connect(graph, below, output, True)
     elif not hands_all:
         graph.node("output", "output", shape="plaintext", style="")
         for name in below:
             graph.edge(name, "output", penwidth="2")
     _unrolled_legend(graph, analysis)
     return graph
+
+
+def _recurrent_rows(
+    graph: graphviz.Digraph,
+    row: Callable[[str, str, str], list[str]],
+    layer: RecurrentLayer,
+    info: LayerAnalysis,
+    below: list[str],
+    hands_all: bool,
+) -> list[str]:
+    """A recurrent layer's rows, one per internal layer; what it hands on (every step, or its final state)."""
+    for k in range(1, layer.num_layers + 1):
+        label = f"h{info.index}" + (f".{k}" if layer.num_layers > 1 else "") + " t"
+        cells = row(f"L{info.index}_{k}", label, CELL_COLORS[layer.type])
+        if layer.bidirectional:
+            for a, b in itertools.pairwise(cells):
+                graph.edge(b, a, color=BACKWARD_BLUE, constraint="false", style="dotted" if "gap" in a + b else "solid")
+        _connect(graph, below, cells, hands_all)
+        below = cells
+        hands_all = True
+    if layer.return_sequences:
+        return below
+    # Only the final state moves up: the last step (and the backward direction's step 1).
+    return [below[-1]] + ([below[0]] if layer.bidirectional else [])
 
 
 def _time_row(
@@ -203,16 +261,17 @@ def _unrolled_legend(graph: graphviz.Digraph, analysis: Analysis) -> None:
     """What the marks of the unrolled view mean, below it: cell colours, arrows, dotted gaps, and blue and red
     where the drawing has them."""
     arch = analysis.architecture
-    kinds = list(dict.fromkeys(layer.type for layer in arch.layers))
-    cells = "".join(f'<td bgcolor="{_CELL_COLORS[cell]}">{cell.value} cell</td>' for cell in kinds)
+    recurrent = [layer for layer in arch.stack if isinstance(layer, RecurrentLayer)]
+    kinds = list(dict.fromkeys(layer.type for layer in recurrent))
+    cells = "".join(f'<td bgcolor="{CELL_COLORS[cell]}">{cell.value} cell</td>' for cell in kinds)
     lines = ["→ black, along a row: the hidden state carried to the next step"]
-    if any(layer.bidirectional for layer in arch.layers):
+    if any(layer.bidirectional for layer in recurrent):
         lines.append(f'<font color="{BACKWARD_BLUE}">← blue: the backward direction of a bidirectional layer</font>')
     lines += [
         "↑ up: what a layer hands to the layer above (thick: its final state only)",
         "dotted, and …: the steps left out of the drawing",
     ]
-    if not all(info.input_ok for info in analysis.recurrent):
+    if not all(info.input_ok for info in analysis.layers):
         lines.append(f'<font color="{ERROR_RED}">red: a layer that needs a sequence is handed one state</font>')
     span = len(kinds) + 1
     rows = [f'<tr><td bgcolor="{INPUT_COLOR}">x t: input at step t</td>{cells}</tr>']

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from explorer.build import StackedRNN, parse_parameter_name
+from explorer.layers.stages import RecurrentBlock
 from explorer.spec import CellType
 
 # What the page can show of each cell, key → label; gates lie in (0, 1), states do not.
@@ -32,8 +33,6 @@ VIEWS = {
     CellType.RNN: {"h": "hidden state h_t"},
 }
 GATES = frozenset("fiozr")
-
-_WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _lstm(
@@ -61,15 +60,31 @@ def _rnn(
     return {"h": torch.tanh(projected + h @ w_hh.T + b_hh)}
 
 
-_STEP: dict[type, Callable[..., dict[str, Tensor]]] = {nn.LSTM: _lstm, nn.GRU: _gru, nn.RNN: _rnn}
+def _relu_rnn(
+    projected: torch.Tensor, h: torch.Tensor, c: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    return {"h": torch.relu(projected + h @ w_hh.T + b_hh)}
+
+
+def _step(rnn: nn.RNNBase) -> Callable[..., dict[str, Tensor]]:
+    if isinstance(rnn, nn.RNN) and rnn.nonlinearity == "relu":
+        return _relu_rnn
+    return {nn.LSTM: _lstm, nn.GRU: _gru, nn.RNN: _rnn}[type(rnn)]
 
 
 def _below_top(rnn: nn.RNNBase) -> nn.Module:
     """The module's internal layers but the top one, as one module with the same weights: torch runs them."""
     top = rnn.num_layers - 1
     same_kind = cast(Callable[..., nn.RNNBase], type(rnn))  # nn.LSTM, nn.GRU or nn.RNN
+    extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
     below = same_kind(
-        rnn.input_size, rnn.hidden_size, num_layers=top, bidirectional=rnn.bidirectional, batch_first=True
+        rnn.input_size,
+        rnn.hidden_size,
+        num_layers=top,
+        bias=rnn.bias,
+        bidirectional=rnn.bidirectional,
+        batch_first=True,
+        **extra,
     )
     below.load_state_dict({name: p for name, p in rnn.state_dict().items() if parse_parameter_name(name).layer < top})
     return below.to(next(rnn.parameters())).eval()
@@ -81,13 +96,16 @@ def steps(rnn: nn.RNNBase, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
     Only the top layer's recurrence is stepped in Python: the layers below run in torch, and every step's
     input projection is one matrix product, so a long sequence costs time steps × directions small products."""
-    step, top, order = _STEP[type(rnn)], rnn.num_layers - 1, range(x.size(1))
+    step, top, order = _step(rnn), rnn.num_layers - 1, range(x.size(1))
     with torch.no_grad():
         if top:
             x, _ = _below_top(rnn)(x)
         directions = []
         for suffix in [f"_l{top}", f"_l{top}_reverse"][: 2 if rnn.bidirectional else 1]:
-            w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}{suffix}") for name in _WEIGHT_NAMES)
+            w_ih, w_hh = getattr(rnn, f"weight_ih{suffix}"), getattr(rnn, f"weight_hh{suffix}")
+            blocks = w_hh.size(0)  # gates × units
+            no_bias = x.new_zeros(blocks)
+            b_ih, b_hh = (getattr(rnn, f"{name}{suffix}") if rnn.bias else no_bias for name in ("bias_ih", "bias_hh"))
             projected = x @ w_ih.T + b_ih
             h = c = x.new_zeros(x.size(0), rnn.hidden_size)
             backward = suffix.endswith("reverse")
@@ -102,14 +120,17 @@ def steps(rnn: nn.RNNBase, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def layer_steps(model: StackedRNN, x: torch.Tensor, layer: int) -> dict[str, torch.Tensor]:
-    """`steps` of architecture layer `layer` (0-based) of a model, fed by the layers below it, also inside a
-    fused run. x: (batch, time, features), unpadded: for one sample of a variable-length batch, its valid steps."""
+    """`steps` of the recurrent layer `layer` (0-based in the stack) of a model, fed by the layers below it, also
+    inside a fused run. x: (batch, time, features) or token ids (batch, time), unpadded: for one sample of a
+    variable-length batch, its valid steps."""
     twin = model.unfused_twin(x.device)
-    blocks = twin.recurrent_blocks
     with torch.no_grad():
-        for block in blocks[:layer]:
-            x, _ = block.rnn(x)
-    return steps(blocks[layer].rnn, x)
+        for stage in twin.stage_list:
+            if stage.layers == (layer,):
+                assert isinstance(stage, RecurrentBlock), f"layer {layer + 1} is not a recurrent layer"
+                return steps(stage.rnn, x)
+            x, _ = stage(x, None)
+    raise ValueError(f"the model has no layer {layer + 1}")
 
 
 # What the page sends of one heatmap: at most this many time steps (a window the user moves) and units (every

@@ -5,31 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.analysis import Analysis, analyze, shape_brief
-from explorer.spec import Architecture, DenseHead, RecurrentLayer
-
-
-def layer_options(layer: RecurrentLayer) -> list[str]:
-    """`return_sequences`, `bidirectional`, `num_layers=2`, `dropout=0.2`: the options that are on."""
-    options = []
-    if layer.return_sequences:
-        options.append("return_sequences")
-    if layer.bidirectional:
-        options.append("bidirectional")
-    if layer.num_layers > 1:
-        options.append(f"num_layers={layer.num_layers}")
-    if layer.dropout:
-        options.append(f"dropout={layer.dropout:g}")
-    return options
-
-
-def layer_title(layer: RecurrentLayer) -> str:
-    """`LSTM(64, return_sequences, bidirectional, num_layers=2, dropout=0.2)`: the options that are on."""
-    return f"{layer.type.value}({', '.join([str(layer.units), *layer_options(layer)])})"
-
-
-def head_title(head: DenseHead) -> str:
-    """`Dense(5, softmax)`."""
-    return f"Dense({head.units}" + (f", {head.activation.value}" if head.activation else "") + ")"
+from explorer.spec import Architecture
 
 
 @dataclass(frozen=True)
@@ -44,10 +20,7 @@ class SummaryRow:
 
 
 def summary_rows(analysis: Analysis) -> list[SummaryRow]:
-    arch = analysis.architecture
-    titles = [layer_title(layer) for layer in arch.layers]
-    if arch.head is not None:
-        titles.append(head_title(arch.head))
+    titles = [layer.title() for layer in analysis.architecture.stack]
     return [
         SummaryRow(
             info.index,

@@ -39,7 +39,7 @@ import torch
 
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
-from explorer.report import head_title, layer_options
+from explorer.layers.recurrent import RecurrentLayer
 from explorer.spec import Architecture
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import FinalSummary, Report, StopReason, TrainConfig
@@ -425,9 +425,10 @@ def _run_fields(arch: Architecture, task: str, config: TrainConfig) -> dict[str,
         + (f"{arch.input.seq_len} steps" if arch.input.seq_len else "variable length"),
         "task": task,
     }
-    for i, layer in enumerate(arch.layers):  # cell and units are in every label already: the options here
-        found[f"layer {i + 1}"] = f"layer {i + 1} ({', '.join(layer_options(layer)) or 'no options'})"
-    found["head"] = "no head" if arch.head is None else f"head {head_title(arch.head)}"
+    for i, layer in enumerate(arch.layers):  # a cell and its units are in every label already: its options here
+        options = ", ".join(layer.options()) or "no options" if isinstance(layer, RecurrentLayer) else layer.title()
+        found[f"layer {i + 1}"] = f"layer {i + 1} ({options})"
+    found["head"] = "no head" if arch.head is None else f"head {arch.head.title()}"
     found |= {
         "lr": f"lr {config.lr:g}",
         "batch": f"batch {config.batch_size}",
@@ -446,7 +447,7 @@ def describe_runs(runs: Sequence[RunIdentity]) -> dict[int, str]:
     differing = [key for key in keys if len({fields.get(key) for fields in described.values()}) > 1]
     labels = {}
     for number, arch, task, _ in runs:
-        brief = "→".join(f"{layer.type.value}{layer.units}" for layer in arch.layers)
+        brief = "→".join(layer.brief() for layer in arch.layers)
         extras = [described[number][key] for key in differing if key in described[number]]
         labels[number] = " · ".join([f"#{number} {brief}", *([] if "task" in differing else [task]), *extras])
     return labels

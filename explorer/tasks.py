@@ -14,8 +14,9 @@ from enum import Enum
 import torch
 
 from explorer.analysis import Diagnostic, Dim, FixAction, Severity, analyze, shape_label
-from explorer.report import head_title
-from explorer.spec import Activation, Architecture
+from explorer.layers.embedding import Embedding
+from explorer.layers.recurrent import RecurrentLayer
+from explorer.spec import Activation, Architecture, Dense
 
 
 class Kind(str, Enum):
@@ -65,6 +66,7 @@ class Task:
     fixed_seq_len: int | None = None
     variable_lengths: bool = False  # user sequences of different lengths: the input must be variable
     examples: int = N_TRAIN + N_VAL  # at most this many sequences in train and validation together (memory)
+    vocab: int | None = None  # token ids 0 to vocab - 1 (0 is the padding) instead of real-valued features
 
     @property
     def metric(self) -> str:
@@ -107,6 +109,28 @@ def _regimes(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
     x[:, :, :4] += 1.2 * torch.nn.functional.one_hot(regime, 4).float()
     lengths = _lengths(n, seq_len, variable, g)
     return Data(_pad(x, lengths), regime, lengths)
+
+
+TOKEN_VOCAB = 50
+KEYWORDS = (7, 13)  # the two token ids whose presence decides the class
+
+
+def _keywords(n: int, seq_len: int, variable: bool, g: torch.Generator) -> Data:
+    """Token ids 1 to 49 (0 is the padding); the class says which of two keywords occur: neither, the first,
+    the second, or both. Where in the sequence does not matter: a bag-of-words rule an Embedding must learn."""
+    lengths = _lengths(n, seq_len, variable, g)
+    others = torch.tensor([t for t in range(1, TOKEN_VOCAB) if t not in KEYWORDS])
+    x = others[torch.randint(0, len(others), (n, seq_len), generator=g)]
+    present = torch.rand(n, len(KEYWORDS), generator=g) < 0.5
+    rows = torch.arange(n)
+    for k, keyword in enumerate(KEYWORDS):
+        where = (torch.rand(n, generator=g) * lengths).long()  # a valid step of each sequence
+        x[rows[present[:, k]], where[present[:, k]]] = keyword
+    if len(KEYWORDS) > 1 and seq_len == 1:  # one step holds one keyword: the second one written wins
+        present[:, 0] &= x[:, 0] == KEYWORDS[0]
+    classes = present[:, 0].long() + 2 * present[:, 1].long()
+    valid = torch.arange(seq_len).unsqueeze(0) < lengths.unsqueeze(1)
+    return Data(x * valid, classes, lengths)
 
 
 FORECAST_HORIZON = 5
@@ -191,6 +215,20 @@ TASKS = {
             600,
             1e-2,
         ),
+        Task(
+            "tokens",
+            "Token classification: which keywords occur?",
+            f"Sequences of token ids (vocabulary {TOKEN_VOCAB}); the label says which of two keywords occur "
+            "anywhere in them: neither, one, the other, or both. Needs token input and an Embedding.",
+            Kind.CLASSIFICATION,
+            1,
+            4,
+            False,
+            20,
+            _keywords,
+            "majority class",
+            vocab=TOKEN_VOCAB,
+        ),
     ]
 }
 
@@ -249,8 +287,8 @@ def _misfit(layer: int, code: str, message: str, fix: str, action: FixAction) ->
 
 
 def _input_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
-    found = []
-    if arch.input.features != task.features:
+    found = [*_token_misfits(arch, task)]
+    if task.vocab is None and not arch.input.tokens and arch.input.features != task.features:
         feeds = shape_label((Dim("batch"), Dim("time"), Dim("features", task.features)))
         found.append(
             _misfit(
@@ -285,21 +323,76 @@ def _input_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
     return found
 
 
+def _token_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
+    """Token data need token input and an Embedding that knows every id; real-valued data need features."""
+    if task.vocab is None:
+        if not arch.input.tokens:
+            return []
+        feeds = shape_label((Dim("batch"), Dim("time"), Dim("features", task.features)))
+        return [
+            _misfit(
+                0,
+                "task-tokens",
+                f"its data are real values {feeds}, but the input takes token ids.",
+                f"Set the input to {task.features} real-valued features (and remove the Embedding).",
+                FixAction.on_input(tokens=False, features=task.features),
+            )
+        ]
+    if not arch.input.tokens:
+        return [
+            _misfit(
+                0,
+                "task-tokens",
+                f"its data are token ids (batch, time), vocabulary {task.vocab}, but the input takes real-valued "
+                "features.",
+                "Set the input to token ids (then put an Embedding first).",
+                FixAction.on_input(tokens=True, features=None),
+            )
+        ]
+    first = arch.layers[0] if arch.layers else None
+    if isinstance(first, Embedding) and first.vocab < task.vocab:
+        return [
+            _misfit(
+                1,
+                "task-vocab",
+                f"its token ids go up to {task.vocab - 1}, but the Embedding has vocab={first.vocab}: ids from "
+                f"{first.vocab} on have no vector (torch: 'index out of range in self').",
+                f"Set the Embedding's vocab to {task.vocab}.",
+                FixAction(0, (("vocab", task.vocab),)),
+            )
+        ]
+    return []
+
+
 def _head_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
-    activation_ok = {None, Activation.SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
-    if arch.head is not None and arch.head.units == task.outputs and arch.head.activation in activation_ok:
+    activation_ok = {None, Activation.SOFTMAX, Activation.LOG_SOFTMAX} if task.kind is Kind.CLASSIFICATION else {None}
+    final = arch.stack[-1] if arch.stack else None
+    if isinstance(final, Dense) and final.units == task.outputs and final.activation in activation_ok:
         return []
     activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
     what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
-    have = "no Dense head" if arch.head is None else f"a {head_title(arch.head)} head"
     need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
+    why = "linear: regression targets are unbounded" if activation is None else "softmax or none"
+    message = (
+        f"it predicts {what} per {'step' if task.per_step else 'sequence'}, so it needs a {need} last layer ({why}); "
+    )
+    if arch.head is None and isinstance(final, Dense):  # the stack's own last Dense: change it in place
+        index = len(arch.layers) - 1
+        return [
+            _misfit(
+                index + 1,
+                "task-head",
+                message + f"the model ends in {final.title()}.",
+                f"Set layer {index + 1} to {need}.",
+                FixAction(index, (("units", task.outputs), ("activation", activation))),
+            )
+        ]
+    have = "no Dense head" if arch.head is None else f"a {arch.head.title()} head"
     return [
         _misfit(
             len(arch.layers) + 1,
             "task-head",
-            f"it predicts {what} per {'step' if task.per_step else 'sequence'}, so it needs a {need} head "
-            f"({'linear: regression targets are unbounded' if activation is None else 'softmax or none'}); "
-            f"the model has {have}.",
+            message + f"the model has {have}.",
             f"Set the head to {need}.",
             FixAction.on_head(units=task.outputs, activation=activation),
         )
@@ -307,19 +400,36 @@ def _head_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
 
 
 def _per_step_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
-    if not arch.layers or arch.layers[-1].return_sequences == task.per_step:
+    analysis = analyze(arch)
+    per_step_now = len(analysis.output_shape) == 3
+    if not arch.layers or per_step_now == task.per_step:
         return []
-    last = len(arch.layers) - 1
     wanted = (Dim("batch"), Dim("time"), Dim("features", task.outputs)) if task.per_step else (
         Dim("batch"), Dim("features", task.outputs))  # fmt: skip
-    got = "one per time step" if arch.layers[last].return_sequences else "one per sequence"
+    got = "one per time step" if per_step_now else "one per sequence"
+    message = (
+        f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
+        f"{shape_label(wanted)} but the model gives {got} {shape_label(analysis.output_shape)}."
+    )
+    recurrent = [i for i, layer in enumerate(arch.layers) if isinstance(layer, RecurrentLayer)]
+    last = recurrent[-1] if recurrent else None
+    # return_sequences on the last recurrent layer decides it, where every layer after it acts per step.
+    if last is not None and all(layer.PER_STEP for layer in arch.stack[last + 1 :]):
+        return [
+            _misfit(
+                last + 1,
+                "task-per-step",
+                message,
+                f"Set return_sequences={task.per_step} on layer {last + 1}.",
+                FixAction(last, (("return_sequences", task.per_step),)),
+            )
+        ]
     return [
-        _misfit(
-            last + 1,
+        Diagnostic(
+            Severity.ERROR,
+            len(arch.stack),
             "task-per-step",
-            f"it needs {'one prediction per time step' if task.per_step else 'one prediction per sequence'} "
-            f"{shape_label(wanted)} but the model gives {got} {shape_label(analyze(arch).output_shape)}.",
-            f"Set return_sequences={task.per_step} on layer {last + 1}.",
-            FixAction(last, (("return_sequences", task.per_step),)),
+            message,
+            "Change the layers that decide the time axis (return_sequences, pooling, Flatten) to fit the task.",
         )
     ]

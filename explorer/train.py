@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -24,6 +24,8 @@ from torch import nn
 from explorer.analysis import short_layer_names
 from explorer.budget import EVAL_SEQUENCES
 from explorer.build import StackedRNN, build, count_parameters, parse_parameter_name
+from explorer.layers.recurrent import RecurrentLayer
+from explorer.layers.stages import RecurrentBlock
 from explorer.spec import DEFAULT_LIMITS, Architecture, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
 
@@ -202,15 +204,17 @@ def tune_allocator() -> None:
 
 
 def layer_groups(model: StackedRNN, arch_names: list[str]) -> dict[str, list[nn.Parameter]]:
-    """Parameters by layer of the architecture, also inside fused modules (internal layer k of a
-    fused run belongs to whichever architecture layer stacked it)."""
-    groups: dict[str, list[nn.Parameter]] = {name: [] for name in arch_names}
-    for block in model.recurrent_blocks:
-        owners = [i for i in block.layers for _ in range(model.layer_depths[i])]
-        for name, param in block.rnn.named_parameters():
-            groups[arch_names[owners[parse_parameter_name(name).layer]]].append(param)
-    if model.head is not None:
-        groups["Dense"] = list(model.head.parameters())
+    """Parameters by layer of the architecture (those that have any), also inside fused modules (internal
+    layer k of a fused run belongs to whichever architecture layer stacked it)."""
+    groups: dict[str, list[nn.Parameter]] = {}
+    stack = model.arch.stack
+    for stage in model.stage_list:
+        if isinstance(stage, RecurrentBlock):
+            owners = [i for i in stage.layers for _ in range(cast(RecurrentLayer, stack[i]).num_layers)]
+            for name, param in stage.rnn.named_parameters():
+                groups.setdefault(arch_names[owners[parse_parameter_name(name).layer]], []).append(param)
+        elif params := list(stage.parameters()):
+            groups[arch_names[stage.layers[0]]] = params
     return groups
 
 

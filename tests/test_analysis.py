@@ -17,7 +17,7 @@ from explorer.spec import (
     Activation,
     Architecture,
     CellType,
-    DenseHead,
+    Dense,
     InputSpec,
     RecurrentLayer,
     parse_architecture,
@@ -76,14 +76,14 @@ def test_bidirectional_doubles_features_and_directions() -> None:
 
 
 def test_dense_on_a_sequence_applies_per_time_step() -> None:
-    arch = Architecture(InputSpec(10, 20, 4), (lstm(8, return_sequences=True),), DenseHead(3, Activation.SOFTMAX))
+    arch = Architecture(InputSpec(10, 20, 4), (lstm(8, return_sequences=True),), Dense(3, Activation.SOFTMAX))
     head = analyze(arch).head
     assert shape_label(head.output_shape) == "(batch=4, time=20, features=3)"
     assert any("every time step" in note for note in head.notes)
 
 
 def test_missing_return_sequences_is_the_keras_ndim_error_with_its_fix() -> None:
-    arch = Architecture(InputSpec(10, 20, 4), (lstm(64), gru(32)), DenseHead(5))
+    arch = Architecture(InputSpec(10, 20, 4), (lstm(64), gru(32)), Dense(5))
     analysis = analyze(arch)
     assert not analysis.valid
     (error,) = analysis.errors
@@ -98,7 +98,7 @@ def test_missing_return_sequences_is_the_keras_ndim_error_with_its_fix() -> None
 
 
 def test_an_invalid_stack_still_analyses_every_layer() -> None:
-    arch = Architecture(InputSpec(10, 20), (lstm(64), gru(32, return_sequences=True), lstm(16)), DenseHead(5))
+    arch = Architecture(InputSpec(10, 20), (lstm(64), gru(32, return_sequences=True), lstm(16)), Dense(5))
     analysis = analyze(arch)
     assert [info.input_ok for info in analysis.layers] == [True, False, True, True]
     assert [info.params_torch for info in analysis.layers][1] == 9_408  # counted as if fed the sequence
@@ -115,13 +115,13 @@ def test_dropout_with_one_internal_layer_warns_that_torch_ignores_it() -> None:
 
 
 def test_empty_stack_is_an_error() -> None:
-    (error,) = analyze(Architecture(InputSpec(10, 20), (), DenseHead(5))).diagnostics
+    (error,) = analyze(Architecture(InputSpec(10, 20), (), Dense(5))).diagnostics
     assert error.severity is Severity.ERROR and error.layer == 0
-    assert "no recurrent layer" in error.message and "Add an LSTM, GRU or RNN layer" in error.fix
+    assert "no layer" in error.message and "Add an LSTM, GRU or RNN layer" in error.fix
 
 
 def test_softmax_over_one_unit_warns_and_the_fix_uses_sigmoid() -> None:
-    arch = Architecture(InputSpec(10, 20), (gru(8),), DenseHead(1, Activation.SOFTMAX))
+    arch = Architecture(InputSpec(10, 20), (gru(8),), Dense(1, Activation.SOFTMAX))
     (warning,) = analyze(arch).diagnostics
     assert warning.layer == 2 and "always 1.0" in warning.message and "sigmoid" in warning.fix
     assert apply_fix(arch, warning.action).head.activation is Activation.SIGMOID

@@ -39,7 +39,9 @@ def test_default_page_shows_the_tutorial(app: AppTest) -> None:
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
     total = summary(app)[-1]
     assert (total["Params PyTorch"], total["Params Keras"]) == (29_029, 28_773)
-    (formulas,) = [m.value for m in app.expander[0].markdown]  # how they add up, where the two frameworks part
+    (formulas,) = [
+        m.value for m in next(e for e in app.expander if e.label.startswith("How the parameters")).markdown
+    ]  # how they add up, where the two frameworks part
     assert "\n\n1. `LSTM(64, return_sequences)`: 4 gates (i, f, g, o) × (64×10 + 64×64 + b×64); " in formulas
     assert formulas.endswith("\n\n3. `Dense(5, softmax)`: 32×5 weights + 5 biases, in both: 165")
     assert not app.error
@@ -151,12 +153,14 @@ def test_a_bad_link_keeps_the_default_with_a_message(link: str, message: str) ->
 
 
 def test_a_link_over_the_limits_is_refused() -> None:
-    huge = {"input": {"features": 10}, "layers": [{"type": "LSTM", "units": 100_000}]}
+    huge = {"input": {"features": 10}, "layers": [{"type": "LSTM", "units": 100_000}]}  # units up to 65,536
     link = base64.urlsafe_b64encode(zlib.compress(json.dumps(huge).encode())).decode()
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["a"] = link
     at.run()
-    assert any("layers[0].units must be an integer from 1 to 1024, received 100000" in text for text in shown(at.error))
+    assert any(
+        "layers[0].units must be an integer from 1 to 65536, received 100000" in text for text in shown(at.error)
+    )
     assert layer_titles(at)[0] == "LSTM(64, return_sequences)"
 
 
@@ -173,7 +177,7 @@ def test_the_three_tutorials_are_presets_and_export_as_written(app: AppTest) -> 
     tutorials = [name for name in PRESETS if name.startswith("Tutorial")]
     expected = [
         'layers.Dense(5, activation="softmax")',  # 1. Keras
-        "last_step = output_seq2[:, -1, :]  # (batch=4, features=32)",  # 2. PyTorch, stacked by hand
+        "x = x[:, -1, :]  # (batch=4, features=32)",  # 2. PyTorch, stacked by hand
         "self.lstm1 = nn.LSTM(10, 64, num_layers=2, batch_first=True)",  # 3. PyTorch, num_layers=2
     ]
     for name, line in zip(tutorials, expected, strict=True):

@@ -60,7 +60,7 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     run = app.session_state["runs"][-1]
     x = run.trained.validation_samples.x[:1]
     with torch.no_grad():
-        torch_output = run.trained.model.unfused_twin(torch.device("cpu")).blocks[0].rnn(x)[0][0]
+        torch_output = run.trained.model.unfused_twin(torch.device("cpu")).recurrent_blocks[0].rnn(x)[0][0]
     heatmap = inside_heatmap(app)
     assert heatmap["layout"]["title"]["text"] == "hidden state h_t of layer 1 LSTM (time × units), sample 0"
     assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), torch_output, atol=1e-5)

@@ -42,10 +42,8 @@ def test_analysis_matches_the_real_model(arch: Architecture, seed: int) -> None:
     # Unfused, every layer of the architecture is one block, so its h_n can be checked one by one.
     for state, info in zip(states, analysis.recurrent, strict=True):
         assert tuple(state.shape) == concrete(info.h_n, batch, time)
-    per_layer = [sum(p.numel() for p in block.parameters()) for block in model.blocks]
-    assert per_layer == [info.params_torch for info in analysis.recurrent]
-    if model.head is not None:
-        assert count_parameters(model.head) == analysis.head.params_torch
+    per_layer = [count_parameters(stage) for stage in model.stage_list]
+    assert per_layer == [info.params_torch for info in analysis.layers]
 
 
 @settings(max_examples=25, deadline=None)
@@ -64,10 +62,12 @@ def test_a_fused_run_of_more_than_ten_internal_layers_keeps_each_layers_weights(
     arch = Architecture(InputSpec(3, 5), (deep, deep))
     torch.manual_seed(0)
     fused, unfused = build(arch).eval(), build(arch, fuse=False).eval()
-    assert [block.rnn.num_layers for block in fused.blocks] == [12]
+    assert [block.rnn.num_layers for block in fused.recurrent_blocks] == [12]
     copy_weights(fused, unfused)
-    torch.testing.assert_close(unfused.blocks[1].rnn.weight_hh_l5_reverse, fused.blocks[0].rnn.weight_hh_l11_reverse)
-    torch.testing.assert_close(unfused.blocks[0].rnn.weight_ih_l1, fused.blocks[0].rnn.weight_ih_l1)
+    torch.testing.assert_close(
+        unfused.recurrent_blocks[1].rnn.weight_hh_l5_reverse, fused.recurrent_blocks[0].rnn.weight_hh_l11_reverse
+    )
+    torch.testing.assert_close(unfused.recurrent_blocks[0].rnn.weight_ih_l1, fused.recurrent_blocks[0].rnn.weight_ih_l1)
     x = torch.randn(2, 5, 3)
     torch.testing.assert_close(fused(x), unfused(x))
 
@@ -76,16 +76,16 @@ def test_identical_layers_handing_on_sequences_fuse_into_one_module() -> None:
     lstm = RecurrentLayer(CellType.LSTM, 16, return_sequences=True)
     arch = Architecture(InputSpec(5, 10), (lstm, lstm, lstm, RecurrentLayer(CellType.GRU, 8)))
     model = build(arch)
-    assert [block.rnn.num_layers for block in model.blocks] == [3, 1]
-    assert [block.layers for block in model.blocks] == [(0, 1, 2), (3,)]
+    assert [block.rnn.num_layers for block in model.recurrent_blocks] == [3, 1]
+    assert [block.layers for block in model.recurrent_blocks] == [(0, 1, 2), (3,)]
     assert analyze(arch).recurrent[0].fused_run == (1, 2, 3)
-    assert len(build(arch, fuse=False).blocks) == 4
+    assert len(build(arch, fuse=False).recurrent_blocks) == 4
 
 
 def test_dropout_blocks_fusion_because_the_seam_would_gain_a_dropout() -> None:
     lstm = RecurrentLayer(CellType.LSTM, 16, return_sequences=True, num_layers=2, dropout=0.3)
     arch = Architecture(InputSpec(5, 10), (lstm, lstm))
-    assert len(build(arch).blocks) == 2
+    assert len(build(arch).recurrent_blocks) == 2
 
 
 def test_bidirectional_last_step_joins_forward_end_and_backward_start() -> None:
@@ -94,7 +94,7 @@ def test_bidirectional_last_step_joins_forward_end_and_backward_start() -> None:
     arch = Architecture(InputSpec(3, 9), (RecurrentLayer(CellType.GRU, 4, bidirectional=True),))
     model = build(arch).eval()
     x = torch.randn(2, 9, 3)
-    sequence, _ = model.blocks[0].rnn(x)
+    sequence, _ = model.recurrent_blocks[0].rnn(x)
     expected = torch.cat([sequence[:, -1, :4], sequence[:, 0, 4:]], dim=-1)
     torch.testing.assert_close(model(x), expected)
     assert not torch.allclose(model(x), sequence[:, -1])

@@ -16,7 +16,7 @@ from explorer.build import build, count_parameters, exported_state_dict
 from explorer.codegen import keras_code, pytorch_code
 from explorer.spec import Architecture, parse_architecture
 
-from helpers import ASSETS, load_generated, valid_architectures
+from helpers import ASSETS, load_generated, stack_inputs, valid_architectures, valid_stacks
 
 torch.set_num_threads(1)
 
@@ -24,17 +24,26 @@ torch.set_num_threads(1)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arch=valid_architectures(), seed=st.integers(0, 2**16))
 def test_generated_module_loads_the_trained_weights_by_name(arch: Architecture, seed: int, tmp_path: Path) -> None:
+    _same_function(arch, seed, tmp_path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arch=valid_stacks(), seed=st.integers(0, 2**16))
+def test_generated_code_computes_the_builders_function_for_every_kind(
+    arch: Architecture, seed: int, tmp_path: Path
+) -> None:
+    _same_function(arch, seed, tmp_path)
+
+
+def _same_function(arch: Architecture, seed: int, tmp_path: Path) -> None:
     generated = load_generated(pytorch_code(arch), tmp_path).StackedRNN().eval()
     torch.manual_seed(seed)
     reference = build(arch).eval()  # fused, as the page trains it
     assert count_parameters(generated) == count_parameters(reference)
     # The page's trained-weights download loads by name, strictly, into the exported code.
     generated.load_state_dict(exported_state_dict(reference))
-    generator = torch.Generator().manual_seed(seed)
-    batch, time = arch.input.batch or 3, arch.input.seq_len or 5
-    x = torch.randn(batch, time, arch.input.features, generator=generator)
-    if arch.input.seq_len is None:
-        lengths = torch.randint(1, time + 1, (batch,), generator=generator)
+    x, lengths, _, _ = stack_inputs(arch, seed)
+    if lengths is not None:
         torch.testing.assert_close(generated(x, lengths), reference(x, lengths))
     else:
         torch.testing.assert_close(generated(x), reference(x))
@@ -44,8 +53,8 @@ def test_tutorial_pytorch_export_reads_like_the_tutorial() -> None:
     code = pytorch_code(parse_architecture((ASSETS / "tutorial_pytorch_manual.json").read_bytes()))
     assert "self.lstm1 = nn.LSTM(10, 64, batch_first=True)" in code
     assert "self.gru2 = nn.GRU(64, 32, batch_first=True)" in code
-    assert "last_step = output_seq2[:, -1, :]  # (batch=4, features=32)" in code
-    assert "self.dense = nn.Linear(32, 5)" in code
+    assert "x = x[:, -1, :]  # (batch=4, features=32): the last step (= h_n[-1], the final state)" in code
+    assert "self.dense3 = nn.Linear(32, 5)" in code
 
 
 def test_num_layers_export_is_one_module() -> None:

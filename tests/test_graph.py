@@ -51,7 +51,7 @@ def test_a_broken_edge_is_red_and_the_rest_still_draws() -> None:
     source = architecture_graph(analysis).source
     broken = [line for line in source.splitlines() if "layer2 -> layer3" in line]
     assert len(broken) == 1 and ERROR_RED in broken[0] and "needs a sequence" in broken[0]
-    assert "layer3 -> head" in source and "head -> output" in source
+    assert "layer3 -> layer4" in source and "layer4 -> output" in source
     assert "Fix: Set return_sequences=True on layer 2." in source  # the diagnostic stands beside the layer
 
 
@@ -66,9 +66,9 @@ def test_unrolled_view_hands_on_only_the_last_step_without_return_sequences() ->
     arch = preset("tutorial_keras")
     source = unrolled_graph(analyze(arch)).source
     assert "L1_1_20 -> L2_1_20" in source and "L1_1_2 -> L2_1_2" in source  # LSTM hands on every step
-    assert "L2_1_20 -> head" in source and "L2_1_2 -> head" not in source  # GRU only its last
+    assert "L2_1_20 -> L3" in source and "L2_1_2 -> L3" not in source  # GRU only its last
     bidirectional = unrolled_graph(analyze(preset("bidirectional"))).source
-    assert "L2_1_1 -> head" in bidirectional and "L2_1_20 -> head" in bidirectional  # backward ends at step 1
+    assert "L2_1_1 -> L3" in bidirectional and "L2_1_20 -> L3" in bidirectional  # backward ends at step 1
 
 
 def test_unrolled_view_passes_only_hidden_states_along_time_and_has_a_legend() -> None:

@@ -20,8 +20,9 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.__main__ import main as cli_main
 from explorer.literal import markdown_literal, printable
+from explorer.reader import MAX_PROBLEMS_SHOWN
 from explorer.share import decode
-from explorer.spec import MAX_PROBLEMS_SHOWN, SpecError, parse_architecture
+from explorer.spec import SpecError, parse_architecture
 
 from helpers import ASSETS, shown
 

@@ -48,8 +48,8 @@ def test_a_layer_inside_a_stack_and_inside_a_fused_module() -> None:
     )
     model = build(gru_then_lstm).eval()
     with torch.no_grad():
-        gru_output, _ = model.blocks[0].rnn(x)
-        _, (_, c_n) = model.blocks[1].rnn(gru_output)  # the LSTM reads the GRU's sequence
+        gru_output, _ = model.recurrent_blocks[0].rnn(x)
+        _, (_, c_n) = model.recurrent_blocks[1].rnn(gru_output)  # the LSTM reads the GRU's sequence
     torch.testing.assert_close(layer_steps(model, x, 0)["h"], gru_output)
     cells = layer_steps(model, x, 1)["c"]
     assert cells.shape == (3, 9, 5)
@@ -58,7 +58,7 @@ def test_a_layer_inside_a_stack_and_inside_a_fused_module() -> None:
     tutorial = build(load_preset("Tutorial (PyTorch, num_layers=2): LSTM 64 → Linear 5")).eval()
     x = torch.randn(2, 20, 10)
     with torch.no_grad():
-        _, (_, c_n) = tutorial.blocks[0].rnn(x)
+        _, (_, c_n) = tutorial.recurrent_blocks[0].rnn(x)
     torch.testing.assert_close(layer_steps(tutorial, x, 0)["c"][:, -1], c_n[-1])  # the top of the two layers
 
 

@@ -18,7 +18,7 @@ import pytest
 from explorer.budget import OverBudget
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import OWNER_FILE, RUN_DIR_PREFIX, TrainingRun, TrainingSlots, describe_runs, sweep_stale_runs
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, Limits, RecurrentLayer
+from explorer.spec import Architecture, CellType, Dense, InputSpec, Limits, RecurrentLayer
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig
 from explorer.worker import check_run
@@ -29,7 +29,7 @@ TUTORIAL = load_preset(DEFAULT_PRESET)
 LONG = TrainConfig(steps=5000, report_every=10)
 # One step of this takes 10 s or more on one core (2 × 2000 steps of a 1024-unit LSTM): a step in torch's C++
 # code, which sees no signal until it returns.
-SLOW_STEP = Architecture(InputSpec(10, 2000), (RecurrentLayer(CellType.LSTM, 1024, num_layers=2),), DenseHead(5, None))
+SLOW_STEP = Architecture(InputSpec(10, 2000), (RecurrentLayer(CellType.LSTM, 1024, num_layers=2),), Dense(5, None))
 SLOW_CONFIG = TrainConfig(steps=10, batch_size=4, report_every=1)
 
 
@@ -61,10 +61,10 @@ def test_a_wrong_estimate_ends_that_run_with_out_of_memory_not_the_server() -> N
     """The estimate is switched off, and the worker's own address-space cap catches the run."""
     code = """
 import explorer.worker as worker
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, Limits, RecurrentLayer
+from explorer.spec import Architecture, CellType, Dense, InputSpec, Limits, RecurrentLayer
 from explorer.train import TrainConfig
 worker.check_training_memory = lambda estimate, limits: None  # a wrong estimate: it lets everything through
-big = Architecture(InputSpec(10, 1000), (RecurrentLayer(CellType.LSTM, 1024),), DenseHead(5, None))
+big = Architecture(InputSpec(10, 1000), (RecurrentLayer(CellType.LSTM, 1024),), Dense(5, None))
 job = worker.TrainingJob(big, "classify", TrainConfig(steps=3, batch_size=512, report_every=1))
 sys.exit(worker.run_job(job, Limits(max_train_memory_mb=300), as_json=True))
 """

@@ -79,13 +79,13 @@ def test_keras_name_simplernn_is_the_plain_rnn() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
-        ("layers.1.units", 0, "layers[1].units must be an integer from 1 to 1024, received 0"),
-        ("layers.1.units", True, "layers[1].units must be an integer from 1 to 1024, received true"),
-        ("layers.1.units", "64", 'layers[1].units must be an integer from 1 to 1024, received "64"'),
-        ("layers.1.units", 64.0, "layers[1].units must be an integer from 1 to 1024, received 64.0"),
-        ("layers.0.units", -3, "layers[0].units must be an integer from 1 to 1024, received -3"),
-        ("layers.0.type", "CNN", 'layers[0].type must be one of LSTM, GRU, RNN, received "CNN"'),
-        ("layers.0.type", 3, "layers[0].type must be one of LSTM, GRU, RNN, received 3"),
+        ("layers.1.units", 0, "layers[1].units must be an integer from 1 to 65536, received 0"),
+        ("layers.1.units", True, "layers[1].units must be an integer from 1 to 65536, received true"),
+        ("layers.1.units", "64", 'layers[1].units must be an integer from 1 to 65536, received "64"'),
+        ("layers.1.units", 64.0, "layers[1].units must be an integer from 1 to 65536, received 64.0"),
+        ("layers.0.units", -3, "layers[0].units must be an integer from 1 to 65536, received -3"),
+        ("layers.0.type", "CNN", "layers[0].type must be one of LSTM, GRU, RNN, Embedding, Dense"),
+        ("layers.0.type", 3, "layers[0].type must be one of LSTM, GRU, RNN, Embedding"),
         ("layers.0.return_sequences", "yes", 'layers[0].return_sequences must be true or false, received "yes"'),
         ("layers.0.bidirectional", 1, "layers[0].bidirectional must be true or false, received 1"),
         ("layers.0.dropout", 1.0, "layers[0].dropout must be a number from 0 up to (not including) 1, received 1.0"),
@@ -96,14 +96,15 @@ def test_keras_name_simplernn_is_the_plain_rnn() -> None:
             "layers[0].dropout must be a number from 0 up to (not including) 1, received false",
         ),
         ("layers.0.num_layers", 0, "layers[0].num_layers must be an integer from 1 to 8, received 0"),
-        ("input.features", 0, "input.features must be an integer from 1 to 1024, received 0"),
+        ("input.features", 0, "input.features must be an integer from 1 to 16384, received 0"),
         ("input.seq_len", 0, "input.seq_len must be an integer from 1 to 2000 or null, received 0"),
         ("input.batch", "4", 'input.batch must be an integer from 1 to 1024 or null, received "4"'),
-        ("head.units", 0, "head.units must be an integer from 1 to 1024, received 0"),
+        ("head.units", 0, "head.units must be an integer from 1 to 65536, received 0"),
         (
             "head.activation",
-            "gelu",
-            'head.activation must be one of softmax, sigmoid, relu, tanh or null, received "gelu"',
+            "swish",
+            "head.activation must be one of softmax, sigmoid, relu, tanh, log_softmax, gelu, elu, selu, leaky_relu or "
+            'null, received "swish"',
         ),
         ("layers.0", [], "layers[0] must be an object, received []"),
         ("layers", {}, "layers must be a list, received {}"),
@@ -120,7 +121,7 @@ def test_each_wrong_field_is_named_with_the_value_received(path: str, value: obj
 def test_missing_fields_are_named() -> None:
     assert _problems({"layers": []}) == ("input is missing",)
     assert "layers[0].units is missing" in _problems({"input": {"features": 2}, "layers": [{"type": "LSTM"}]})
-    assert "input.features is missing" in _problems({"input": {}, "layers": []})
+    assert _problems({"input": {}, "layers": []})[0].startswith("input.features is missing")
     assert "head.units is missing" in _problems({"input": {"features": 2}, "layers": [], "head": {}})
 
 

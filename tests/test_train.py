@@ -13,7 +13,7 @@ import torch
 from explorer.analysis import apply_fix
 from explorer.build import build, count_parameters
 from explorer.presets import load_preset
-from explorer.spec import Architecture, CellType, DenseHead, InputSpec, RecurrentLayer
+from explorer.spec import Architecture, CellType, Dense, InputSpec, RecurrentLayer
 from explorer.tasks import TASKS, check_task
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
@@ -24,7 +24,7 @@ LABELLING = load_preset("Sequence labelling: one label per time step")
 
 
 def forecaster() -> Architecture:
-    return Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 32),), DenseHead(5))
+    return Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 32),), Dense(5))
 
 
 def test_tutorial_stack_learns_the_classification_task() -> None:
@@ -46,7 +46,7 @@ def test_lstm_and_gru_remember_where_a_plain_rnn_does_not() -> None:
     config = TrainConfig(steps=task.suggested_steps, lr=task.suggested_lr, report_every=task.suggested_steps)
     mse = {}
     for cell in CellType:
-        arch = Architecture(InputSpec(2, 40), (RecurrentLayer(cell, 32),), DenseHead(1))
+        arch = Architecture(InputSpec(2, 40), (RecurrentLayer(cell, 32),), Dense(1))
         result = Trainer(arch, task, config).run()
         mse[cell] = result.final.val_metric
         baseline = result.baseline
@@ -87,17 +87,17 @@ def test_a_nan_loss_stops_training_and_names_the_learning_rate() -> None:
 
 def test_gradient_norms_are_reported_for_every_layer_also_inside_fused_modules() -> None:
     lstm = RecurrentLayer(CellType.LSTM, 8, return_sequences=True)
-    arch = Architecture(InputSpec(10, 20), (lstm, lstm, RecurrentLayer(CellType.GRU, 8)), DenseHead(5))
+    arch = Architecture(InputSpec(10, 20), (lstm, lstm, RecurrentLayer(CellType.GRU, 8)), Dense(5))
     model = build(arch)
-    assert len(model.blocks) == 2  # the two LSTMs are fused
-    groups = layer_groups(model, ["1 LSTM", "2 LSTM", "3 GRU"])
+    assert len(model.recurrent_blocks) == 2  # the two LSTMs are fused
+    groups = layer_groups(model, ["1 LSTM", "2 LSTM", "3 GRU", "4 Dense"])
     assert sum(p.numel() for params in groups.values() for p in params) == count_parameters(model)
     assert [sum(p.numel() for p in groups[n]) for n in ("1 LSTM", "2 LSTM")] == [
         4 * (8 * 10 + 64 + 16),
         4 * (64 + 64 + 16),
     ]
     report = Trainer(arch, TASKS["classify"], TrainConfig(steps=5, report_every=5)).run().final
-    assert set(report.grad_norms) == {"1 LSTM", "2 LSTM", "3 GRU", "Dense"}
+    assert set(report.grad_norms) == {"1 LSTM", "2 LSTM", "3 GRU", "4 Dense"}
     assert all(v > 0 for v in report.grad_norms.values())
 
 
@@ -116,7 +116,7 @@ def test_a_misfit_is_explained_in_shapes_and_the_fixes_make_it_fit() -> None:
     assert any("takes features=1" in d.message and d.fix == "Set the input features to 10." for d in wrong_features)
     no_head = check_task(Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),)), TASKS["forecast"])
     fixed = apply_fix(Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),)), no_head[0].action)
-    assert fixed.head == DenseHead(5, None)
+    assert fixed.head == Dense(5, None)
 
 
 def test_a_missing_device_falls_back_to_the_cpu_with_a_reason() -> None:
@@ -135,7 +135,7 @@ def test_training_on_cuda() -> None:
 
 def test_variable_length_training_uses_lengths() -> None:
     arch = load_preset("Variable-length sequences")
-    arch = Architecture(InputSpec(10, None), arch.layers, DenseHead(5, None))
+    arch = Architecture(InputSpec(10, None), arch.layers, Dense(5, None))
     result = Trainer(arch, TASKS["classify"], TrainConfig(steps=150, report_every=50)).run()
     assert result.final.val_metric > 0.6
 

@@ -17,7 +17,7 @@ from explorer.spec import (
     Activation,
     Architecture,
     CellType,
-    DenseHead,
+    Dense,
     InputSpec,
     Limits,
     RecurrentLayer,
@@ -47,7 +47,7 @@ def labelled_csv(rows: int = 200, equal: bool = True) -> bytes:
 
 def test_a_series_csv_trains_a_forecaster_that_beats_persistence() -> None:
     task = forecast_task(series_csv())
-    arch = Architecture(InputSpec(1, 20), (RecurrentLayer(CellType.GRU, 32),), DenseHead(5))
+    arch = Architecture(InputSpec(1, 20), (RecurrentLayer(CellType.GRU, 32),), Dense(5))
     assert check_task(arch, task) == []
     result = Trainer(arch, task, TrainConfig(steps=200, report_every=100)).run()
     assert result.final.val_metric < 0.5 * result.baseline
@@ -56,14 +56,14 @@ def test_a_series_csv_trains_a_forecaster_that_beats_persistence() -> None:
 def test_a_labelled_csv_trains_a_classifier() -> None:
     task = classification_task(labelled_csv())
     assert task.outputs == 3 and task.fixed_seq_len == 24 and "falling, flat, rising" in task.description
-    arch = Architecture(InputSpec(1, 24), (RecurrentLayer(CellType.GRU, 16),), DenseHead(3, Activation.SOFTMAX))
+    arch = Architecture(InputSpec(1, 24), (RecurrentLayer(CellType.GRU, 16),), Dense(3, Activation.SOFTMAX))
     result = Trainer(arch, task, TrainConfig(steps=150, report_every=50)).run()
     assert result.final.val_metric > result.baseline + 0.3
 
 
 def test_rows_of_different_lengths_need_a_variable_length_input() -> None:
     task = classification_task(labelled_csv(equal=False))
-    arch = Architecture(InputSpec(1, 24), (RecurrentLayer(CellType.GRU, 8),), DenseHead(3))
+    arch = Architecture(InputSpec(1, 24), (RecurrentLayer(CellType.GRU, 8),), Dense(3))
     (misfit,) = check_task(arch, task)
     assert "differ in length" in misfit.message and misfit.fix == "Make the sequence length variable."
     fixed = apply_fix(arch, misfit.action)
@@ -74,7 +74,7 @@ def test_rows_of_different_lengths_need_a_variable_length_input() -> None:
 
 def test_a_fixed_length_mismatch_names_the_length() -> None:
     task = classification_task(labelled_csv())
-    arch = Architecture(InputSpec(1, 20), (RecurrentLayer(CellType.GRU, 8),), DenseHead(3))
+    arch = Architecture(InputSpec(1, 20), (RecurrentLayer(CellType.GRU, 8),), Dense(3))
     (misfit,) = check_task(arch, task)
     assert "have 24 steps but the input takes seq_len=20" in misfit.message
 
@@ -115,7 +115,7 @@ def test_labelled_csv_errors(raw: bytes, message: str) -> None:
 
 def test_a_series_too_short_for_the_window_is_explained() -> None:
     task = forecast_task(series_csv(length=20))
-    arch = Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),), DenseHead(5))
+    arch = Architecture(InputSpec(1, 30), (RecurrentLayer(CellType.GRU, 8),), Dense(5))
     with pytest.raises(DataError, match="more than 35 values"):
         Trainer(arch, task, TrainConfig(steps=5)).run()
 

@@ -9,10 +9,13 @@ reorder never leaves a widget showing a stale value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from explorer.edit import validated
+from explorer.layers.base import ChoiceField, FieldRule, Layer
+from explorer.layers.recurrent import CellType, RecurrentLayer
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.share import decode, encode
 from explorer.spec import Architecture, Limits, SpecError, parse_architecture, problems_text
@@ -20,12 +23,32 @@ from explorer.spec import Architecture, Limits, SpecError, parse_architecture, p
 ARCH = "arch"
 NOTICE = "notice"
 LINK_PARAM = "a"
-LAYER_FIELDS = ("type", "units", "return_sequences", "bidirectional", "dropout", "num_layers")
-NO_ACTIVATION = "none"
+NO_ACTIVATION = "none"  # an optional choice (an activation, ...) left empty, as its select shows it
 
 
 def layer_key(index: int, field: str) -> str:
     return f"layer{index}.{field}"
+
+
+CELL_RULE = ChoiceField(CellType, help="the cell: LSTM, GRU or a simple RNN")
+
+
+def editor_rules(layer: Layer) -> list[tuple[str, FieldRule]]:
+    """The fields the editor shows for a layer, with their rules: a recurrent layer's cell type first."""
+    return ([("type", CELL_RULE)] if isinstance(layer, RecurrentLayer) else []) + layer.rules()
+
+
+def to_widget(rule: FieldRule, value: Any) -> Any:
+    """A field's value as its widget holds it: an enum by its name, an empty choice as "none"."""
+    if isinstance(rule, ChoiceField):
+        return NO_ACTIVATION if value is None else value.value
+    return value
+
+
+def from_widget(rule: FieldRule, raw: Any) -> Any:
+    if isinstance(rule, ChoiceField):
+        return None if raw == NO_ACTIVATION else rule.options(raw)
+    return raw
 
 
 @st.cache_resource
@@ -40,7 +63,8 @@ def current() -> Architecture:
 def store(arch: Architecture) -> None:
     state = st.session_state
     state[ARCH] = arch
-    state["input.features"] = arch.input.features
+    state["input.tokens"] = arch.input.tokens
+    state["input.features"] = arch.input.features or 10
     state["input.variable"] = arch.input.seq_len is None
     state["input.seq_len"] = arch.input.seq_len or 20
     state["input.open_batch"] = arch.input.batch is None
@@ -50,9 +74,8 @@ def store(arch: Architecture) -> None:
     activation = arch.head.activation if arch.head else None
     state["head.activation"] = activation.value if activation else NO_ACTIVATION
     for i, layer in enumerate(arch.layers):
-        for field in LAYER_FIELDS:
-            value = getattr(layer, field)
-            state[layer_key(i, field)] = value.value if field == "type" else value
+        for field, rule in editor_rules(layer):
+            state[layer_key(i, field)] = to_widget(rule, getattr(layer, field))
     st.query_params[LINK_PARAM] = encode(arch)
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
 from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window
+from explorer.layers.recurrent import RecurrentLayer
 from explorer.literal import markdown_literal
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots, run_labels
 from explorer.tasks import TASKS, Kind, Task, check_task
@@ -258,9 +259,15 @@ def _inside(run: TrainingRun) -> None:
     columns = st.columns(3)
     sample = columns[0].number_input("Validation sample", 0, len(val) - 1, 0, key="inside.sample")
     names = short_layer_names(run.arch)
-    chosen = columns[1].selectbox("Layer", range(len(names)), format_func=lambda i: names[i], key="inside.layer")
-    layer = chosen or 0  # a selectbox with options always has a choice
-    cell = run.arch.layers[layer].type
+    recurrent = [i for i, layer in enumerate(run.arch.layers) if isinstance(layer, RecurrentLayer)]
+    if not recurrent:
+        st.caption("This model has no recurrent layer to look inside.")
+        return
+    chosen = columns[1].selectbox("Layer", recurrent, format_func=lambda i: names[i], key="inside.layer")
+    layer = recurrent[0] if chosen is None or chosen not in recurrent else chosen  # a stale choice of another model
+    picked_layer = run.arch.layers[layer]
+    assert isinstance(picked_layer, RecurrentLayer)
+    cell = picked_layer.type
     views = VIEWS[cell]
     picked = columns[2].selectbox(
         "Show",

@@ -13,14 +13,14 @@ from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer, inserted, moved, removed, set_field
 from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
+from explorer.layers.base import BoolField, FieldRule, IntField, RateField
+from explorer.layers.registry import CANONICAL, canonical_kind
 from explorer.literal import markdown_literal
 from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
-from explorer.spec import Activation, CellType, DenseHead, InputSpec, architecture_to_json
+from explorer.spec import Activation, Dense, InputSpec, Limits, architecture_to_json
 from explorer.ui import state
 from explorer.userdata import safe_name
-
-CELLS = [c.value for c in CellType]
 
 
 def _layers_change(change) -> None:
@@ -28,16 +28,18 @@ def _layers_change(change) -> None:
 
 
 def _field_changed(index: int, field: str) -> None:
-    value = st.session_state[state.layer_key(index, field)]
-    state.apply(lambda arch: set_field(arch, index, field, CellType(value) if field == "type" else value))
+    raw = st.session_state[state.layer_key(index, field)]
+    rule = dict(state.editor_rules(state.current().layers[index]))[field]
+    state.apply(lambda arch: set_field(arch, index, field, state.from_widget(rule, raw)))
 
 
 def _input_changed() -> None:
     s = st.session_state
     spec = InputSpec(
-        features=s["input.features"],
+        features=None if s["input.tokens"] else s["input.features"],
         seq_len=None if s["input.variable"] else s["input.seq_len"],
         batch=None if s["input.open_batch"] else s["input.batch"],
+        tokens=s["input.tokens"],
     )
     state.apply(lambda arch: replace(arch, input=spec))
 
@@ -45,7 +47,7 @@ def _input_changed() -> None:
 def _head_changed() -> None:
     s = st.session_state
     activation = None if s["head.activation"] == state.NO_ACTIVATION else Activation(s["head.activation"])
-    head = DenseHead(s["head.units"], activation) if s["head.on"] else None
+    head = Dense(s["head.units"], activation) if s["head.on"] else None
     state.apply(lambda arch: replace(arch, head=head))
 
 
@@ -66,7 +68,16 @@ def sidebar() -> None:
             on_click=lambda: state.apply(lambda _: load_preset(st.session_state["preset"]), "Preset loaded."),
         )
         st.header("Input")
-        st.number_input("Features", 1, limits.max_features, key="input.features", on_change=_input_changed)
+        st.checkbox(
+            "Token ids (read by an Embedding)",
+            key="input.tokens",
+            on_change=_input_changed,
+            help="Integer ids (batch, time) instead of real-valued features: the first layer must be an Embedding.",
+        )
+        tokens = st.session_state["input.tokens"]
+        st.number_input(
+            "Features", 1, limits.max_features, key="input.features", on_change=_input_changed, disabled=tokens
+        )
         st.checkbox("Variable length (padded batch with lengths)", key="input.variable", on_change=_input_changed)
         variable = st.session_state["input.variable"]
         st.number_input(
@@ -102,42 +113,66 @@ def _layer_actions(i: int) -> list[tuple[str, str, str, Callable[[], None]]]:
         (
             "add",
             "insert",
-            "Add an LSTM after this layer",
-            lambda: state.apply(lambda a: add_layer(a, i + 1, CellType.LSTM)),
+            "Add a layer of the type chosen under 'New layer' after this one",
+            lambda: state.apply(lambda a: add_layer(a, i + 1, st.session_state["new_layer_type"])),
         ),
         ("delete", "remove", "Remove", lambda: _layers_change(lambda ls: removed(ls, i))),
     ]
 
 
-def _layer_widget(widget, column, label: str, i: int, field: str, *args, **kwargs) -> None:
-    key = state.layer_key(i, field)
-    getattr(column, widget)(label, *args, key=key, on_change=_field_changed, args=(i, field), **kwargs)
+def _field_widget(column, i: int, name: str, rule: FieldRule, limits: Limits) -> None:
+    """The widget a field's rule calls for: a number box within its limits, a toggle or a select."""
+    common = {
+        "key": state.layer_key(i, name),
+        "on_change": _field_changed,
+        "args": (i, name),
+        "help": rule.help or None,
+    }
+    label = "cell" if name == "type" else name
+    if isinstance(rule, IntField):
+        column.number_input(label, rule.low, rule.bound(limits), step=1, placeholder="none", **common)
+    elif isinstance(rule, RateField):
+        column.number_input(label, 0.0, 0.95, step=0.05, **common)
+    elif isinstance(rule, BoolField):
+        column.toggle(label, **common)
+    else:
+        options = [str(o.value) for o in rule.options]
+        column.selectbox(label, [state.NO_ACTIVATION, *options] if rule.optional else options, **common)
+
+
+def _fields(i: int, rules: list[tuple[str, FieldRule]], limits: Limits) -> None:
+    for start in range(0, len(rules), 2):
+        columns = st.columns(2)
+        for column, (name, rule) in zip(columns, rules[start : start + 2], strict=False):
+            _field_widget(column, i, name, rule, limits)
+
+
+def _kind_label(name: str) -> str:
+    """`Convolution and pooling · Conv1D`: the picker's options, grouped by what they are for."""
+    return f"{canonical_kind(name)[0].GROUP.value} · {name}"
 
 
 def layer_editor() -> None:
     arch, limits = state.current(), state.limits()
     st.subheader("Layers")
-    for i in range(len(arch.layers)):
+    for i, layer in enumerate(arch.layers):
         with st.container(border=True):
-            top = st.columns([4, 4, 1, 1, 1, 1, 1], vertical_alignment="bottom")
-            _layer_widget("selectbox", top[0], f"Layer {i + 1}", i, "type", CELLS)
-            _layer_widget("number_input", top[1], "Units", i, "units", 1, limits.max_units)
-            for column, (icon, name, tip, action) in zip(top[2:], _layer_actions(i), strict=True):
+            top = st.columns([8, 1, 1, 1, 1, 1], vertical_alignment="bottom")
+            top[0].markdown(f"**Layer {i + 1}** · {markdown_literal(layer.title())}", help=layer.SUMMARY or None)
+            for column, (icon, name, tip, action) in zip(top[1:], _layer_actions(i), strict=True):
                 column.button("", icon=f":material/{icon}:", key=f"layer{i}.{name}", help=tip, on_click=action)
-            flags = st.columns(2)
-            _layer_widget("toggle", flags[0], "return_sequences", i, "return_sequences")
-            _layer_widget("toggle", flags[1], "bidirectional", i, "bidirectional")
-            sizes = st.columns(2)
-            _layer_widget("number_input", sizes[0], "num_layers", i, "num_layers", 1, limits.max_num_layers)
-            _layer_widget("number_input", sizes[1], "dropout", i, "dropout", 0.0, 0.95, step=0.05)
+            rules = state.editor_rules(layer)
+            _fields(i, [(n, r) for n, r in rules if n not in layer.ADVANCED], limits)
+            advanced = [(n, r) for n, r in rules if n in layer.ADVANCED]
+            if advanced:
+                with st.expander("More options"):
+                    _fields(i, advanced, limits)
     add = st.columns([2, 1], vertical_alignment="bottom")
-    add[0].selectbox("New layer type", CELLS, key="new_layer_type")
+    add[0].selectbox("New layer", CANONICAL, key="new_layer_type", format_func=_kind_label)
     add[1].button(
         "Add layer",
         key="add_layer",
-        on_click=lambda: state.apply(
-            lambda a: add_layer(a, len(a.layers), CellType(st.session_state["new_layer_type"]))
-        ),
+        on_click=lambda: state.apply(lambda a: add_layer(a, len(a.layers), st.session_state["new_layer_type"])),
     )
 
 

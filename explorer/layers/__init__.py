@@ -1,0 +1,1 @@
+"""The layer kinds: one module per family, each answering the same questions (base.Layer)."""
