@@ -16,6 +16,9 @@ PRESETS = {
     "Bidirectional LSTM → bidirectional GRU": "bidirectional.json",
     "Sequence labelling: one label per time step": "sequence_labelling.json",
     "Variable-length sequences": "variable_length.json",
+    "Text classifier: Embedding → bidirectional LSTM → GlobalMaxPool → Dense": "text_classifier.json",
+    "CNN-LSTM forecaster: Conv1D → MaxPool → LSTM → Dense": "cnn_lstm_forecaster.json",
+    "LSTM autoencoder: LSTM → RepeatVector → LSTM → Dense per step": "lstm_autoencoder.json",
 }
 DEFAULT_PRESET = next(iter(PRESETS))
 

@@ -12,8 +12,9 @@ import torch
 
 from explorer.analysis import apply_fix
 from explorer.build import build, count_parameters
+from explorer.layers.embedding import Embedding
 from explorer.presets import load_preset
-from explorer.spec import Architecture, CellType, Dense, InputSpec, RecurrentLayer
+from explorer.spec import Activation, Architecture, CellType, Dense, InputSpec, RecurrentLayer
 from explorer.tasks import TASKS, check_task
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
@@ -210,3 +211,39 @@ def test_cli_train_stops_on_sigterm_and_still_reports() -> None:
     final = json.loads(rest[-1])
     assert process.returncode == 0
     assert final["type"] == "final" and final["stopped"] is True and final["steps_done"] < 5000
+
+
+def _fitted(arch: Architecture, task: str) -> Architecture:
+    """The architecture with each task misfit fixed by its own Fix, as a user presses the buttons."""
+    for _ in range(4):
+        misfits = check_task(arch, TASKS[task])
+        if not misfits:
+            return arch
+        arch = apply_fix(arch, misfits[0].action)
+    raise AssertionError(f"still does not fit {task}: {[d.message for d in check_task(arch, TASKS[task])]}")
+
+
+def test_an_embedding_stack_learns_the_token_task_far_past_its_baseline() -> None:
+    arch = _fitted(load_preset("Text classifier: Embedding → bidirectional LSTM → GlobalMaxPool → Dense"), "tokens")
+    assert arch.layers[-1] == Dense(4, Activation.SOFTMAX)  # its Dense(1, sigmoid) fitted to four classes
+    result = Trainer(arch, TASKS["tokens"], TrainConfig(steps=200, report_every=100)).run()
+    assert result.failure is None
+    assert result.baseline < 0.35 and result.final.val_metric > 0.9
+
+
+def test_a_conv_front_end_forecaster_beats_the_naive_forecast() -> None:
+    arch = load_preset("CNN-LSTM forecaster: Conv1D → MaxPool → LSTM → Dense")
+    assert not check_task(arch, TASKS["forecast"])
+    result = Trainer(arch, TASKS["forecast"], TrainConfig(steps=300, report_every=100)).run()
+    assert result.final.val_metric < 0.5 * result.baseline
+
+
+def test_token_data_need_token_input_and_an_embedding_that_knows_every_id() -> None:
+    codes = {d.code for d in check_task(TUTORIAL, TASKS["tokens"])}
+    assert "task-tokens" in codes
+    small = Architecture(
+        InputSpec(None, 20, tokens=True), (Embedding(10, 8), RecurrentLayer(CellType.GRU, 8)), Dense(4, None)
+    )
+    (misfit,) = check_task(small, TASKS["tokens"])
+    assert misfit.code == "task-vocab" and "Set the Embedding's vocab to 50" in misfit.fix
+    assert not check_task(apply_fix(small, misfit.action), TASKS["tokens"])
