@@ -59,7 +59,7 @@ class GlobalPool1D(Layer):
 @dataclass(frozen=True)
 class GlobalAvgPool1D(GlobalPool1D):
     KIND: ClassVar[str] = "GlobalAvgPool1D"
-    NODE: ClassVar[NodeStyle] = NodeStyle("invtriangle", "#e8eaf6", "Σ")
+    NODE: ClassVar[NodeStyle] = NodeStyle("invhouse", "#d7dcf5", "Σ")
     ALIASES: ClassVar[tuple[str, ...]] = ("GlobalAveragePooling1D", "GlobalAvgPooling1D", "AdaptiveAvgPool1d")
     SUMMARY: ClassVar[str] = "averages over time: one vector per sequence"
     MAXIMUM: ClassVar[bool] = False
@@ -69,7 +69,7 @@ class GlobalAvgPool1D(GlobalPool1D):
 @dataclass(frozen=True)
 class GlobalMaxPool1D(GlobalPool1D):
     KIND: ClassVar[str] = "GlobalMaxPool1D"
-    NODE: ClassVar[NodeStyle] = NodeStyle("invtriangle", "#e8eaf6", "⊤")
+    NODE: ClassVar[NodeStyle] = NodeStyle("invhouse", "#d7dcf5", "⊤")
     ALIASES: ClassVar[tuple[str, ...]] = ("GlobalMaxPooling1D", "GlobalMaxPool1d", "AdaptiveMaxPool1d")
     SUMMARY: ClassVar[str] = "keeps each feature's largest value over time: one vector per sequence"
     MAXIMUM: ClassVar[bool] = True

@@ -45,6 +45,29 @@ def test_add_a_layer_and_toggle_return_sequences(page) -> None:
     page.screenshot(path=str(ARTIFACTS / "page_after_edits.png"), full_page=True)
 
 
+def test_a_conv_layer_from_the_grouped_picker_goes_in_where_the_user_says(page) -> None:
+    """Pick Conv1D in its group, insert it after layer 1, make its window too long, and Fix it."""
+    page.get_by_role("combobox", name="New layer").click()
+    page.get_by_role("option", name="Convolution and pooling · Conv1D").click()
+    page.locator(".st-key-layer0-insert button").first.click()
+    wait_for_edge_label(page, "(batch=4, time=20, features=32)")  # Conv1D(32, kernel 3, same) keeps 20 steps
+    graph = page.locator(".dataflow svg")
+    expect(graph.get_by_text("Conv1D(32, kernel 3, same)")).to_be_visible(timeout=20_000)
+    expect(graph.get_by_text("transposed to (batch, features, time) and back")).to_be_visible()
+
+    page.locator(".st-key-layer1-padding").get_by_role("combobox").click()
+    page.get_by_role("option", name="valid", exact=True).click()
+    wait_for_edge_label(page, "(batch=4, time=18, features=32)")
+    kernel = page.locator(".st-key-layer1-kernel_size input")
+    kernel.fill("25")
+    kernel.press("Enter")
+    expect(page.get_by_text("no position fits").first).to_be_visible(timeout=20_000)
+    page.get_by_role("button", name="Fix").first.click()  # padding 'same' again
+    wait_for_edge_label(page, "(batch=4, time=20, features=32)")
+    expect(page.get_by_text("no position fits")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "page_conv_layer.png"), full_page=True)
+
+
 def test_fix_button_repairs_the_broken_preset(page) -> None:
     page.get_by_role("combobox", name="Preset").click()
     page.get_by_role("option", name="Teaching: broken stack").click()
@@ -60,7 +83,7 @@ def test_a_bad_upload_keeps_the_architecture(page, tmp_path) -> None:
     bad.write_text(json.dumps({"input": {"features": 10}, "layers": [{"type": "LSTM", "units": "many"}]}))
     page.locator("input[type=file]").set_input_files(str(bad))
     page.get_by_text("was not loaded").wait_for(timeout=20_000)
-    assert page.get_by_text('layers[0].units must be an integer from 1 to 1024, received "many"').first.is_visible()
+    assert page.get_by_text('layers[0].units must be an integer from 1 to 65536, received "many"').first.is_visible()
     assert edge_labels(page) == before
 
 
