@@ -25,7 +25,10 @@ class CellType(str, Enum):
     @property
     def gates(self) -> int:
         """Weight blocks per cell: LSTM has input/forget/cell/output, GRU reset/update/new."""
-        return {"LSTM": 4, "GRU": 3, "RNN": 1}[self.value]
+        return _GATES[self.value]
+
+
+_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 class CellActivation(str, Enum):
