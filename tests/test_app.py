@@ -192,3 +192,32 @@ def test_without_a_graphviz_program_the_browser_lays_the_graph_out(monkeypatch: 
     (chart,) = at.get("graphviz_chart")
     assert "(batch=4, time=20, features=64)" in chart.proto.spec
     assert not [m for m in at.markdown if "<svg" in m.value]
+
+
+def test_a_layer_of_any_kind_is_edited_through_its_own_fields(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Text classifier: Embedding → bidirectional LSTM → GlobalMaxPool → Dense")
+    app.button(key="load_preset").click().run()
+    assert app.checkbox(key="input.tokens").value is True and app.number_input(key="input.features").disabled
+    assert layer_titles(app)[:3] == [
+        "Embedding(5000, 32)",
+        "LSTM(32, return_sequences, bidirectional)",
+        "GlobalMaxPool1D",
+    ]
+    app.number_input(key="layer0.vocab").set_value(300).run()
+    assert summary(app)[0]["Params PyTorch"] == 300 * 32
+    app.selectbox(key="layer3.activation").set_value("gelu").run()
+    assert layer_titles(app)[3] == "Dense(16, gelu)"
+    app.checkbox(key="input.tokens").set_value(False).run()  # real-valued features into an Embedding
+    assert any("layer 1 (Embedding) reads token ids" in text for text in shown(app.error))
+    app.button(key="fix0").click().run()
+    assert app.checkbox(key="input.tokens").value is True
+    assert not [text for text in shown(app.error) if "Task 'classify'" not in text]  # the Train tab's task: other data
+
+
+def test_the_grouped_picker_adds_any_kind(app: AppTest) -> None:
+    options = app.selectbox(key="new_layer_type").options
+    assert "Convolution and pooling · Conv1D" in options and "Reshape · RepeatVector" in options
+    app.selectbox(key="new_layer_type").set_value("Regularisation · Dropout")
+    app.button(key="layer0.insert").click().run()
+    assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "Dropout(0.2)"]
+    assert not app.error

@@ -115,3 +115,16 @@ def test_head_free_sequence_output_reaches_output_node() -> None:
     arch = replace(preset("sequence_labelling"), head=None)
     source = architecture_graph(analyze(arch)).source
     assert "layer2 -> output" in source
+
+
+def test_every_kind_is_drawn_distinctly_and_the_unrolled_view_says_where_it_stops() -> None:
+    analysis = analyze(preset("text_classifier"))
+    source = architecture_graph(analysis).source
+    assert "▦ Embedding(5000, 32)" in source and "⊤ GlobalMaxPool1D" in source and "⋯ Dropout(0.3)" in source
+    assert "shape=invhouse" in source and 'style="rounded,filled,dashed"' in source
+    conv = architecture_graph(analyze(preset("cnn_lstm_forecaster"))).source
+    assert conv.count("torch: ⇅ transposed to (batch, features, time) and back") == 2  # Conv1D and MaxPool1D
+    unrolled = unrolled_graph(analysis).source
+    assert 'L1_1 [label="Embedding t1"' in unrolled  # a row without arrows along time
+    assert "3 GlobalMaxPool1D changes the time axis:\\nthe unrolled view stops here" in unrolled
+    assert "L2_1_40 -> stop" in unrolled and "y_1" not in unrolled

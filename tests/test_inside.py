@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,10 +11,11 @@ from hypothesis import strategies as st
 
 from explorer.build import build
 from explorer.inside import GATES, MAX_STEPS_SHOWN, MAX_UNITS_SHOWN, VIEWS, heatmap_window, layer_steps, steps
+from explorer.layers.stages import RecurrentBlock
 from explorer.presets import load_preset
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
 
-from helpers import valid_architectures
+from helpers import stack_inputs, valid_architectures, valid_stacks
 
 torch.set_num_threads(1)
 MODULES = {CellType.LSTM: torch.nn.LSTM, CellType.GRU: torch.nn.GRU, CellType.RNN: torch.nn.RNN}
@@ -92,3 +95,21 @@ def test_a_long_wide_layer_is_shown_as_a_bounded_window_with_a_note() -> None:
     assert "every 2nd unit of 256" in heatmap_window(torch.ones(20, 256)).note
     small = heatmap_window(torch.ones(20, 64))
     assert small.note is None and len(small.values) == 20 and len(small.values[0]) == 64
+
+
+@settings(max_examples=25, deadline=None)
+@given(arch=valid_stacks(), seed=st.integers(0, 2**16))
+def test_every_recurrent_layer_of_any_stack_is_seen_wherever_it_sits(arch: Architecture, seed: int) -> None:
+    """After an Embedding, a conv front end, pooling, norms or a RepeatVector: the layer's own sequence, as the
+    stack computes it, is what the inside view recomputes step by step."""
+    torch.manual_seed(seed)
+    model = build(arch, fuse=False).eval()
+    x, _, _, _ = stack_inputs(replace(arch, input=replace(arch.input, seq_len=arch.input.seq_len or 6)), seed)
+    with torch.no_grad():
+        h = x
+        for stage in model.stage_list:
+            if isinstance(stage, RecurrentBlock) and stage.layers[0] < len(arch.layers):
+                (index,) = stage.layers
+                output = stage.rnn(h)[0]
+                torch.testing.assert_close(layer_steps(model, x, index)["h"], output, rtol=1e-4, atol=1e-5)
+            h, _ = stage(h, None)
