@@ -334,7 +334,8 @@ def _token_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
                 0,
                 "task-tokens",
                 f"its data are real values {feeds}, but the input takes token ids.",
-                f"Set the input to {task.features} real-valued features (and remove the Embedding).",
+                f"Choose a task of token ids ('tokens'), or set the input to {task.features} real-valued features "
+                "(and remove the Embedding).",
                 FixAction.on_input(tokens=False, features=task.features),
             )
         ]

@@ -98,6 +98,7 @@ DIAGNOSED = [
     ("needs-vector", [LSTM_SEQ, {"type": "RepeatVector", "n": 5}], {}),
     ("needs-vector", [{"type": "Conv1D", "filters": 4, "kernel_size": 2}, {"type": "RepeatVector", "n": 5}], {}),
     ("softmax-one-unit", [LSTM_LAST, {"type": "Dense", "units": 1, "activation": "softmax"}], {}),
+    ("softmax-one-unit", [{"type": "Conv1D", "filters": 1, "kernel_size": 2, "activation": "softmax"}], {}),
     ("last-step-output-differs", [{**LSTM_LAST, "bidirectional": True, "last_step": "output"}], {}),
     ("last-step-output-differs", [{**LSTM_LAST, "last_step": "output"}], {"seq_len": None}),
     ("relu-cell-not-in-torch", [{**LSTM_LAST, "activation": "relu"}], {}),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from explorer.findings import Diagnostic, FixAction, Severity
 from explorer.layers.base import Activation, BoolField, ChoiceField, Group, Inferred, IntField, Layer, NodeStyle, rule
-from explorer.layers.dense import keras_activation
+from explorer.layers.dense import keras_activation, softmax_over_one
 from explorer.shapes import Dim, Form, Shape, shape_label
 
 if TYPE_CHECKING:
@@ -141,6 +141,10 @@ class Conv1D(TimeWindowLayer):
     def window(self) -> Window:
         return Window(self.dilation * (self.kernel_size - 1) + 1, self.stride, self.padding)
 
+    def warnings(self, index: int, received: Shape, lengths: bool) -> list[Diagnostic]:
+        name = f"layer {index + 1} (Conv1D)"
+        return super().warnings(index, received, lengths) + softmax_over_one(index, name, self.activation, self.filters)
+
     def title(self) -> str:
         options = [str(self.filters), f"kernel {self.kernel_size}"]
         options += [f"stride {self.stride}"] if self.stride > 1 else []
@@ -164,7 +168,8 @@ class Conv1D(TimeWindowLayer):
         )
 
     def _torch_padding(self) -> str:
-        if self.padding is Padding.SAME and self.stride == 1:
+        """torch's own padding="same" where it pads as Keras does without a copy: stride 1, an even total."""
+        if self.padding is Padding.SAME and self.stride == 1 and (self.window.reach - 1) % 2 == 0:
             return ', padding="same"'
         return ""
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _softmax_over_one(index: int, name: str, activation: Activation | None, width: int) -> list[Diagnostic]:
+def softmax_over_one(index: int, name: str, activation: Activation | None, width: int) -> list[Diagnostic]:
     if activation is not Activation.SOFTMAX or width != 1:
         return []
     return [
@@ -98,7 +98,7 @@ class Dense(Layer):
         )
 
     def warnings(self, index: int, received: Shape, lengths: bool) -> list[Diagnostic]:
-        return _softmax_over_one(index, f"layer {index + 1} (Dense)", self.activation, self.units)
+        return softmax_over_one(index, f"layer {index + 1} (Dense)", self.activation, self.units)
 
     def torch_module(self, received: Shape) -> nn.Module:
         from torch import nn
@@ -142,7 +142,7 @@ class ActivationLayer(Layer):
         return Inferred(output_shape=received)
 
     def warnings(self, index: int, received: Shape, lengths: bool) -> list[Diagnostic]:
-        return _softmax_over_one(index, f"layer {index + 1} (Activation)", self.activation, received[-1].fixed)
+        return softmax_over_one(index, f"layer {index + 1} (Activation)", self.activation, received[-1].fixed)
 
     def torch_module(self, received: Shape) -> nn.Module:
         from explorer.layers.stages import PerStep
