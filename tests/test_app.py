@@ -221,3 +221,9 @@ def test_the_grouped_picker_adds_any_kind(app: AppTest) -> None:
     app.button(key="layer0.insert").click().run()
     assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "Dropout(0.2)"]
     assert not app.error
+
+
+def test_the_head_can_go_without_its_bias(app: AppTest) -> None:
+    app.checkbox(key="head.bias").set_value(False).run()
+    assert layer_titles(app)[-1] == "Dense(5, softmax, no bias)"
+    assert summary(app)[-2]["Params PyTorch"] == 32 * 5

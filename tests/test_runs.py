@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from explorer.budget import OverBudget
+from explorer.layers.embedding import Embedding
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import OWNER_FILE, RUN_DIR_PREFIX, TrainingRun, TrainingSlots, describe_runs, sweep_stale_runs
 from explorer.spec import Architecture, CellType, Dense, InputSpec, Limits, RecurrentLayer
@@ -46,6 +47,17 @@ def test_a_run_over_the_memory_budget_is_refused_before_it_starts_naming_both_fi
     assert "would need about" in message and "more than the server allows one training, 2,048 MB" in message
     assert "EXPLORER_MAX_TRAIN_MEMORY_MB" in message
     check_run(TUTORIAL, TASKS["classify"], TrainConfig(), Limits())  # the tutorial fits with room to spare
+
+
+def test_a_model_with_too_many_parameters_is_refused_naming_the_limit() -> None:
+    """A real vocabulary head analyses and exports at any size; the server trains up to EXPLORER_MAX_TRAIN_PARAMS."""
+    vocabulary_head = Architecture(
+        InputSpec(None, 20, tokens=True), (Embedding(33_278, 650), RecurrentLayer(CellType.LSTM, 650)), Dense(4)
+    )
+    with pytest.raises(OverBudget, match="has 25,018,504 parameters, more than the server trains, 20,000,000"):
+        check_run(vocabulary_head, TASKS["tokens"], TrainConfig(), Limits(max_train_params=20_000_000))
+    with pytest.raises(OverBudget, match="EXPLORER_MAX_TRAIN_PARAMS"):
+        check_run(vocabulary_head, TASKS["tokens"], TrainConfig(), Limits(max_train_params=1_000))
 
 
 def test_the_cli_refuses_a_run_over_the_budget_with_exit_2() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
 
 import pytest
 import torch
+from hypothesis import assume, given, settings
 
-from explorer.analysis import apply_fix
+from explorer.analysis import analyze, apply_fix
 from explorer.build import build, count_parameters
 from explorer.layers.embedding import Embedding
 from explorer.presets import load_preset
@@ -18,7 +20,7 @@ from explorer.spec import Activation, Architecture, CellType, Dense, InputSpec, 
 from explorer.tasks import TASKS, check_task
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
-from helpers import ASSETS
+from helpers import ASSETS, valid_stacks
 
 TUTORIAL = load_preset("Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5")
 LABELLING = load_preset("Sequence labelling: one label per time step")
@@ -247,3 +249,20 @@ def test_token_data_need_token_input_and_an_embedding_that_knows_every_id() -> N
     (misfit,) = check_task(small, TASKS["tokens"])
     assert misfit.code == "task-vocab" and "Set the Embedding's vocab to 50" in misfit.fix
     assert not check_task(apply_fix(small, misfit.action), TASKS["tokens"])
+
+
+@settings(max_examples=12, deadline=None)
+@given(arch=valid_stacks(max_layers=4))
+def test_every_valid_stack_of_any_kinds_trains(arch: Architecture) -> None:
+    """Fitted to a task by its own Fix buttons, as a user would, any stack trains: finite losses, no failure."""
+    task = "tokens" if arch.input.tokens else "classify"
+    for _ in range(6):
+        misfits = check_task(arch, TASKS[task])
+        assume(all(d.action is not None for d in misfits))  # a stack whose time axis no single switch decides
+        if not misfits:
+            break
+        arch = apply_fix(arch, misfits[0].action)
+    assume(not check_task(arch, TASKS[task]) and analyze(arch).valid)
+    result = Trainer(arch, TASKS[task], TrainConfig(steps=3, report_every=3, batch_size=16)).run()
+    assert result.failure is None and result.final is not None
+    assert math.isfinite(result.final.train_loss) and math.isfinite(result.final.val_loss)

@@ -71,6 +71,7 @@ def store(arch: Architecture) -> None:
     state["input.batch"] = arch.input.batch or 4
     state["head.on"] = arch.head is not None
     state["head.units"] = arch.head.units if arch.head else 5
+    state["head.bias"] = arch.head.bias if arch.head else True
     activation = arch.head.activation if arch.head else None
     state["head.activation"] = activation.value if activation else NO_ACTIVATION
     for i, layer in enumerate(arch.layers):

@@ -47,7 +47,7 @@ def _input_changed() -> None:
 def _head_changed() -> None:
     s = st.session_state
     activation = None if s["head.activation"] == state.NO_ACTIVATION else Activation(s["head.activation"])
-    head = Dense(s["head.units"], activation) if s["head.on"] else None
+    head = Dense(s["head.units"], activation, s["head.bias"]) if s["head.on"] else None
     state.apply(lambda arch: replace(arch, head=head))
 
 
@@ -92,6 +92,7 @@ def sidebar() -> None:
         st.number_input("Head units", 1, limits.max_units, key="head.units", on_change=_head_changed, disabled=no_head)
         activations = [state.NO_ACTIVATION] + [a.value for a in Activation]
         st.selectbox("Activation", activations, key="head.activation", on_change=_head_changed, disabled=no_head)
+        st.checkbox("Head bias", key="head.bias", on_change=_head_changed, disabled=no_head)
         st.header("Save and share")
         st.caption("The address bar holds the whole architecture: copy the link to share it.")
         st.download_button(
