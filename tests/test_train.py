@@ -14,10 +14,13 @@ from hypothesis import assume, given, settings
 
 from explorer.analysis import analyze, apply_fix
 from explorer.build import build, count_parameters
+from explorer.layers.dense import Dropout
 from explorer.layers.embedding import Embedding
+from explorer.layers.norm import BatchNorm
+from explorer.layers.reshape import GlobalAvgPool1D
 from explorer.presets import load_preset
 from explorer.spec import Activation, Architecture, CellType, Dense, InputSpec, RecurrentLayer
-from explorer.tasks import TASKS, check_task
+from explorer.tasks import TASKS, check_task, make_splits
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
 from helpers import ASSETS, valid_stacks
@@ -266,3 +269,23 @@ def test_every_valid_stack_of_any_kinds_trains(arch: Architecture) -> None:
     result = Trainer(arch, TASKS[task], TrainConfig(steps=3, report_every=3, batch_size=16)).run()
     assert result.failure is None and result.final is not None
     assert math.isfinite(result.final.train_loss) and math.isfinite(result.final.val_loss)
+
+
+def test_validation_runs_dropout_and_batch_norm_in_evaluation_mode() -> None:
+    """Validating twice gives the same loss although dropout zeroes half the values in training, and BatchNorm
+    uses its running statistics, not the batch's: validation chunks of different sizes agree."""
+    arch = Architecture(
+        InputSpec(10, 20),
+        (RecurrentLayer(CellType.LSTM, 16, return_sequences=True), BatchNorm(), Dropout(0.5), GlobalAvgPool1D()),
+        Dense(5, Activation.SOFTMAX),
+    )
+    trainer = Trainer(arch, TASKS["classify"], TrainConfig(steps=5, report_every=5))
+    model = trainer.run().model
+    _, val = make_splits(TASKS["classify"], arch, seed=1, n_train=8, n_val=100)
+    model.train()  # as the training loop leaves it
+    first = trainer._evaluate(model, val)
+    assert not model.training
+    model.train()
+    assert trainer._evaluate(model, val) == first
+    in_one_chunk = Trainer(arch, TASKS["classify"], TrainConfig(batch_size=100))._evaluate(model, val)
+    assert in_one_chunk == pytest.approx(first, rel=1e-5)
