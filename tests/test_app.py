@@ -227,3 +227,13 @@ def test_the_head_can_go_without_its_bias(app: AppTest) -> None:
     app.checkbox(key="head.bias").set_value(False).run()
     assert layer_titles(app)[-1] == "Dense(5, softmax, no bias)"
     assert summary(app)[-2]["Params PyTorch"] == 32 * 5
+
+
+def test_a_token_model_opens_the_train_tab_on_the_token_task() -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["a"] = encode(
+        load_preset("Text classifier: Embedding → bidirectional LSTM → GlobalMaxPool → Dense")
+    )
+    at.run()
+    assert at.selectbox(key="train.task").value == "tokens"
+    assert any("Task 'tokens'" in text and "Dense(4, softmax)" in text for text in shown(at.error))  # and its Fix

@@ -134,7 +134,7 @@ def metrics_csv(run: TrainingRun) -> str:
 def train_tab(analysis: Analysis) -> None:
     s = st.session_state
     if "train.task" not in s:
-        s["train.task"] = "classify"
+        s["train.task"] = "tokens" if analysis.architecture.input.tokens else "classify"
         _task_changed()
     columns = st.columns([2, 1, 1, 1, 1, 1])
     columns[0].selectbox("Task", [*TASKS, *USER_TASKS], key="train.task", format_func=_title, on_change=_task_changed)
