@@ -1,4 +1,5 @@
-"""python -m explorer summary FILE [--json] | export FILE --framework pytorch|keras | train FILE --task NAME"""
+"""python -m explorer summary FILE [--json] | export FILE --framework pytorch|keras | train FILE --task NAME |
+import FILE.py [--model NAME] [--set NAME=VALUE ...] [--features F] [--seq-len T] [--batch B] [--json]"""
 
 from __future__ import annotations
 
@@ -41,6 +42,22 @@ def _parser(training: bool) -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="print runnable PyTorch or Keras code")
     export.add_argument("file", type=Path)
     export.add_argument("--framework", choices=("pytorch", "keras"), required=True)
+    imported = commands.add_parser(
+        "import", help="read a Keras model from Python source (parsed, never run) into an architecture"
+    )
+    imported.add_argument("file", type=Path, help="a .py file, or - to read it from standard input")
+    imported.add_argument("--model", help="the class, function or variable that holds the model (default: the last)")
+    imported.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value the source leaves open, named as the source spells it or by its last plain name",
+    )
+    imported.add_argument("--features", type=_positive, help="input features, where the code does not say")
+    imported.add_argument("--seq-len", type=_positive, help="input length (default: variable)")
+    imported.add_argument("--batch", type=_positive, help="batch size (default: unspecified)")
+    imported.add_argument("--json", action="store_true", help="one JSON object: model, framework, architecture, ...")
     tasks, description = _task_names() if training else (None, None)
     train = commands.add_parser("train", help="train the architecture on a synthetic task", description=description)
     train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
@@ -79,9 +96,39 @@ def _positive_number(kind: type) -> Callable[[str], float]:
 _positive, _positive_float = _positive_number(int), _positive_number(float)
 
 
+def _import_command(args: argparse.Namespace) -> int:
+    from explorer.importer import InputOverrides, SourceError, import_source, parse_settings
+
+    try:
+        limits = Limits.from_env()
+        settings = parse_settings(args.set)
+        raw = read_capped(args.file, limits.max_source_bytes)
+        overrides = InputOverrides(args.features, args.seq_len, args.batch)
+        result = import_source(raw, args.model, settings, overrides, limits)
+    except (SourceError, ValueError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif result.architecture is not None:
+        print(summary_text(result.architecture))
+    if result.skipped and not args.json:
+        print("\nNot imported:")
+        for skipped in result.skipped:
+            print(f"  line {skipped.line}: {skipped.reason}")
+    if result.unresolved:
+        names = ", ".join(result.unresolved)
+        print(f"error: {args.file}: the source leaves these open; give them with --set NAME=VALUE: {names}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(training=bool(argv) and argv[0] == "train").parse_args(argv)
+    if args.command == "import":
+        return _import_command(args)
     try:
         limits = Limits.from_env()
         arch = parse_architecture(read_capped(args.file, limits.max_file_bytes), limits)

@@ -20,6 +20,7 @@ class Limits:
     max_batch: int = 1024
     max_num_layers: int = 8
     max_file_bytes: int = 256 * 1024  # architecture files and links
+    max_source_bytes: int = 256 * 1024  # a model's source code, pasted or uploaded, to import
     max_csv_bytes: int = 2 * 1024 * 1024  # your own data
     max_steps: int = 5000  # per training run
     max_batch_size: int = 512  # training batch
