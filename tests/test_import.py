@@ -227,7 +227,7 @@ model = Model(inp, x)
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (b"x = 1\n", "no Keras model found"),
+        (b"x = 1\n", "no model found"),
         (b"model = Sequential([LSTM(4)\n", "line 1"),
         (b"\xff\xfe model", "not UTF-8"),
         ("x = " + "-" * 200_000 + "1\n", "cannot be read"),
@@ -285,5 +285,182 @@ def test_the_cli_prints_the_documented_object_and_exit_codes(tmp_path: Path) -> 
     missing = _cli(str(tmp_path / "absent.py"))
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and len(missing.stderr.splitlines()) == 1
     nothing = _cli("-", stdin="print('hello')\n")
-    assert nothing.returncode == 2 and "no Keras model found" in nothing.stderr
+    assert nothing.returncode == 2 and "no model found" in nothing.stderr
     assert _cli("-", "--set", "novalue", stdin=open_names).returncode == 2
+
+
+# PyTorch modules as public code writes them (see README "Real models"): the imported architecture against the
+# same class built by real torch.
+TORCH_SOURCES = {
+    "LSTMModel": (
+        """
+import torch.nn as nn
+class LSTMModel(nn.Module):
+    def __init__(self, vocab_size=20000, embedding_dim=100, hidden_dim=256, output_dim=2, n_layers=2, dropout=0.5):
+        super(LSTMModel, self).__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, num_layers=n_layers, dropout=dropout, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, output_dim)
+
+    def forward(self, x):
+        embedded = self.embedding(x)
+        output, (hidden, cell) = self.lstm(embedded)
+        out = self.fc(output[:, -1, :])
+        return out
+""",
+        "tokens",
+    ),
+    "Model": (
+        """
+import torch.nn as nn
+class Model(nn.Module):
+    def __init__(self, input_size=4, hidden_size=32, output_size=3):
+        super(Model, self).__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, 2)
+        self.linear = nn.Linear(hidden_size, output_size)
+
+    def forward(self, input_seq):
+        output_seq, _ = self.lstm(input_seq)
+        last_output = output_seq[-1]
+        class_predictions = self.linear(last_output)
+        return class_predictions
+""",
+        "time-major",
+    ),
+    "GRUNet": (
+        """
+import torch
+import torch.nn as nn
+class GRUNet(nn.Module):
+    def __init__(self, vocab_size=25002, embedding_dim=100, hidden_dim=256, output_dim=1, n_layers=2,
+                 bidirectional=True, dropout=0.5, pad_idx=1):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_idx)
+        self.rnn = nn.GRU(embedding_dim, hidden_dim, num_layers=n_layers, bidirectional=bidirectional,
+                          batch_first=True, dropout=0 if n_layers < 2 else dropout)
+        self.fc = nn.Linear(hidden_dim * 2, output_dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, text, text_lengths):
+        embedded = self.dropout(self.embedding(text))
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, text_lengths, batch_first=True, enforce_sorted=False)
+        _, hidden = self.rnn(packed)
+        hidden = self.dropout(torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1))
+        return self.fc(hidden)
+""",
+        "packed",
+    ),
+    "ConvLSTM": (
+        """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+class ConvLSTM(nn.Module):
+    def __init__(self, n_features=9, n_classes=6):
+        super().__init__()
+        self.conv = nn.Conv1d(n_features, 32, kernel_size=5, padding=2)
+        self.pool = nn.MaxPool1d(2)
+        self.lstm = nn.LSTM(32, 64, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, n_classes))
+
+    def forward(self, x):
+        x = x.permute(0, 2, 1)
+        x = F.relu(self.conv(x))
+        x = self.pool(x)
+        x = x.permute(0, 2, 1)
+        out, (h_n, c_n) = self.lstm(x)
+        return self.head(h_n[-1])
+""",
+        "conv",
+    ),
+}
+
+
+def _torch_reference(source: str, name: str, kind: str):
+    """The class the test's own source defines, built and run by real torch: its parameters and output shape."""
+    import torch
+
+    namespace: dict = {}
+    exec(compile(source, "<test source>", "exec"), namespace)  # the test's own code, never user input
+    model = namespace[name]().eval()
+    with torch.no_grad():
+        if kind == "tokens":
+            out = model(torch.randint(0, 100, (2, 12)))
+        elif kind == "time-major":
+            out = model(torch.randn(12, 2, 4))
+        elif kind == "packed":
+            out = model(torch.randint(2, 100, (2, 12)), torch.tensor([12, 7]))
+        else:
+            out = model(torch.randn(2, 12, 9))
+    return sum(p.numel() for p in model.parameters()), tuple(out.shape)
+
+
+@pytest.mark.parametrize("name", list(TORCH_SOURCES))
+def test_imported_torch_modules_count_and_shape_as_real_torch_builds_them(name: str) -> None:
+    source, kind = TORCH_SOURCES[name]
+    result = import_source(source, inputs=InputOverrides(seq_len=12))
+    assert result.model == name and result.framework == "pytorch" and not result.unresolved, result
+    assert not result.skipped, result.skipped
+    analysis = analyze(result.architecture)
+    assert analysis.valid, [d.message for d in analysis.errors]
+    count, shape = _torch_reference(source, name, kind)
+    assert count == analysis.total_params_torch
+    assert shape == tuple(d.size if d.size is not None else 2 for d in analysis.output_shape)
+
+
+def test_the_torch_idioms_become_the_last_step_they_mean() -> None:
+    lstm = import_source(TORCH_SOURCES["LSTMModel"][0]).architecture.layers[1]
+    assert (lstm.return_sequences, lstm.last_step.value, lstm.num_layers, lstm.dropout) == (False, "output", 2, 0.5)
+    time_major = import_source(TORCH_SOURCES["Model"][0]).architecture.layers[0]
+    assert time_major.last_step.value == "output"  # output_seq[-1] of a time-major module
+    gru_net = import_source(TORCH_SOURCES["GRUNet"][0]).architecture
+    assert gru_net.input.seq_len is None and gru_net.layers[0].padding_idx == 1  # packed: variable length
+    assert gru_net.layers[2].bidirectional and gru_net.layers[2].last_step.value == "state"  # cat(h[-2], h[-1])
+    conv = import_source(TORCH_SOURCES["ConvLSTM"][0]).architecture
+    assert [layer.kind for layer in conv.layers] == ["Conv1D", "Activation", "MaxPool1D", "LSTM", "Dense",
+                                                     "Activation", "Dropout", "Dense"]  # fmt: skip
+    assert conv.layers[0].padding.value == "same" and conv.input.features == 9
+
+
+def test_a_declared_size_that_does_not_fit_is_the_users_mistake_found_by_reading() -> None:
+    source = """
+import torch.nn as nn
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(10, 64, batch_first=True)
+        self.gru = nn.GRU(32, 16, batch_first=True)
+        self.fc = nn.Linear(640, 5)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        out, _ = self.gru(out)
+        return self.fc(out[:, -1, :])
+"""
+    result = import_source(source)
+    assert [(s.line, s.code) for s in result.skipped] == [(7, "declared-size"), (8, "declared-size")]
+    assert "self.gru is declared for 32 input features but receives 64 here" in result.skipped[0].reason
+    assert "self.fc is declared for 640 input features but receives 16" in result.skipped[1].reason
+    assert result.architecture.input.features == 10
+
+
+def test_torch_constructs_outside_the_catalogue_are_listed_by_line() -> None:
+    source = """
+import torch.nn as nn
+class Attention(nn.Module):
+    def __init__(self, hidden=32):
+        super().__init__()
+        self.lstm = nn.LSTM(8, hidden, batch_first=True)
+        self.attention = MultiHeadAttention(hidden)
+        self.fc = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        for _ in range(2):
+            out = self.attention(out)
+        out = out.mean(dim=1)
+        return self.fc(out)
+"""
+    result = import_source(source)
+    codes = [(s.line, s.code) for s in result.skipped]
+    assert (7, "unsupported-layer") in codes and (12, "control-flow") in codes and (14, "unsupported-op") in codes

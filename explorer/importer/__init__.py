@@ -11,8 +11,10 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from explorer.analysis import analyze
 from explorer.importer.common import Skipped, SourceError
 from explorer.importer.keras import keras_models
+from explorer.importer.pytorch import pytorch_models
 from explorer.importer.values import Scope, Unknown, parse_setting
 from explorer.limits import DEFAULT_LIMITS, Limits
 from explorer.spec import Architecture, SpecError, architecture_from_dict, architecture_to_dict, problems_text
@@ -99,13 +101,15 @@ def import_source(
     tree = _parse(_decode(raw, limits))
     settings, inputs = settings or {}, inputs or InputOverrides()
     try:
-        drafts = keras_models(tree, Scope({}, settings))
+        torch_models = pytorch_models(tree, Scope({}, settings))
+        drafts = sorted(keras_models(tree, Scope({}, settings)) + [d for d, _ in torch_models], key=lambda d: d.line)
     except RecursionError:
         raise SourceError("the source cannot be read: it nests too deeply") from None
+    declared = {id(d): sizes for d, sizes in torch_models}
     if not drafts:
         raise SourceError(
-            "no Keras model found: a Sequential([...]), model.add(...) calls, or an Input(...) → Model(...) chain "
-            "(PyTorch modules cannot be imported yet)"
+            "no model found: a Keras Sequential([...]), model.add(...) calls or Input(...) → Model(...) chain, "
+            "or a PyTorch nn.Module subclass with __init__ and forward"
         )
     names = [draft.name for draft in drafts]
     if model is not None and model not in names:
@@ -137,4 +141,26 @@ def import_source(
         raise SourceError(
             f"model {draft.name!r} does not make an architecture: {problems_text(exc.problems)}"
         ) from None
-    return ImportResult(draft.name, draft.framework, architecture, (), skipped)
+    mismatches = _declared_sizes(architecture, declared.get(id(draft), []))
+    return ImportResult(draft.name, draft.framework, architecture, (), skipped + mismatches)
+
+
+def _declared_sizes(architecture: Architecture, declared: list[tuple[int, int, Any, str]]) -> tuple[Skipped, ...]:
+    """A PyTorch layer whose declared input size (nn.Linear's in_features, nn.LSTM's input_size, ...) is not what
+    reaches it: the mistake torch reports at run time, found by reading."""
+    layers = analyze(architecture).layers
+    found = []
+    for index, line, size, constructor in declared:
+        if index >= len(layers) or not isinstance(size, int) or len(layers[index].input_shape) < 2:
+            continue
+        received = layers[index].input_shape[-1].size
+        if received is not None and received != size:
+            found.append(
+                Skipped(
+                    line,
+                    "declared-size",
+                    f"{constructor} is declared for {size} input features but receives {received} here "
+                    f"(torch would fail when it runs); the import uses {received}",
+                )
+            )
+    return tuple(found)

@@ -34,6 +34,16 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+
 def spelling(node: ast.AST) -> str:
     return ast.unparse(node)
 
@@ -109,6 +119,27 @@ class Scope:
                     return Unknown((spelling(node),))
                 return result if abs(result) <= MAX_NUMBER else Unknown((spelling(node),))
             return _unknown(node, left, right)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            left, right = self.value(node.left, depth + 1), self.value(node.comparators[0], depth + 1)
+            if isinstance(left, Unknown) or isinstance(right, Unknown):
+                return _unknown(node, left, right)
+            try:
+                return _COMPARE[type(node.ops[0])](left, right)
+            except TypeError:
+                return Unknown((spelling(node),))
+        if isinstance(node, ast.IfExp):  # `0 if n_layers < 2 else dropout`
+            test = self.value(node.test, depth + 1)
+            if isinstance(test, Unknown):
+                return test
+            return self.value(node.body if test else node.orelse, depth + 1)
+        if isinstance(node, ast.BoolOp):
+            values = [self.value(v, depth + 1) for v in node.values]
+            if any(isinstance(v, Unknown) for v in values):
+                return _unknown(node, *values)
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            operand = self.value(node.operand, depth + 1)
+            return operand if isinstance(operand, Unknown) else not operand
         if isinstance(node, ast.Subscript):
             container, key = self.value(node.value, depth + 1), self.value(node.slice, depth + 1)
             if isinstance(container, dict) and not isinstance(key, Unknown) and key in container:
