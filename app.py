@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer.analysis import analyze
-from explorer.ui import state, training, widgets
+from explorer.ui import source, state, training, widgets
 
 st.set_page_config(page_title="Stacked-RNN Architecture Explorer", page_icon="🔁", layout="wide")
 state.init()
@@ -13,6 +13,7 @@ st.caption("Build a stack of recurrent layers and see every shape, parameter and
 # page and a rerun after Fix or a notice does not switch the user back to the first tab.
 with st.container():
     widgets.notice()
+source.source_panel()
 analysis = analyze(state.current())
 
 editor, view = st.columns([5, 6], gap="large")

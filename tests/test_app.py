@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.presets import PRESETS, load_preset
-from explorer.share import encode
+from explorer.share import decode, encode
 
 from helpers import ASSETS, shown
 
@@ -237,3 +237,29 @@ def test_a_token_model_opens_the_train_tab_on_the_token_task() -> None:
     at.run()
     assert at.selectbox(key="train.task").value == "tokens"
     assert any("Task 'tokens'" in text and "Dense(4, softmax)" in text for text in shown(at.error))  # and its Fix
+
+
+def test_pasted_code_is_imported_once_its_open_sizes_are_answered(app: AppTest) -> None:
+    code = (
+        "from keras import layers, Sequential\n"
+        "model = Sequential([layers.LSTM(units, input_shape=(30, 3), return_sequences=True),\n"
+        "                    layers.SpatialDropout1D(0.1), layers.GRU(8), layers.Dense(2)])\n"
+    )
+    app.text_area(key="source.text").set_value(code)
+    app.button(key="source.import").click().run()
+    assert any("The code leaves these open: units" in text for text in shown(app.info))
+    assert layer_titles(app)[0] == "LSTM(64, return_sequences)"  # nothing changed yet
+    app.text_input(key="source.value0").set_value("48").run()
+    app.button(key="source.import").click().run()
+    assert layer_titles(app) == ["LSTM(48, return_sequences)", "GRU(8)", "Dense(2)"]
+    (notice,) = [text for text in shown(app.success) if "Imported model (keras)" in text]
+    assert "line 3: SpatialDropout1D is not in the layer catalogue" in notice
+    link = app.query_params["a"]
+    assert decode(link[0] if isinstance(link, list) else link).layers[0].units == 48  # the link holds it too
+
+
+def test_code_that_cannot_be_read_keeps_the_architecture(app: AppTest) -> None:
+    app.text_area(key="source.text").set_value("class Net(nn.Module:\n    pass\n")
+    app.button(key="source.import").click().run()
+    assert any("not valid Python: line 1" in text for text in shown(app.error))
+    assert layer_titles(app)[0] == "LSTM(64, return_sequences)"
