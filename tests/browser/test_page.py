@@ -135,3 +135,30 @@ def test_hostile_uploaded_files_get_a_message_shown_as_typed(page, tmp_path) -> 
         assert alert.locator("a, img, h1, h2, h3").count() == 0
         assert "Traceback" not in page.content()
         assert edge_labels(page) == edges  # the architecture on the page stays
+
+
+PYTORCH_CODE = """import torch
+import torch.nn as nn
+
+class GRUNet(nn.Module):
+    def __init__(self, vocab_size=25002, embedding_dim=100, hidden_dim=256, n_layers=2, dropout=0.5):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=1)
+        self.rnn = nn.GRU(embedding_dim, hidden_dim, num_layers=n_layers, bidirectional=True, batch_first=True,
+                          dropout=0 if n_layers < 2 else dropout)
+        self.fc = nn.Linear(hidden_dim * 2, 1)
+
+    def forward(self, text, text_lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(text), text_lengths, batch_first=True)
+        _, hidden = self.rnn(packed)
+        return self.fc(torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1))
+"""
+
+
+def test_pasted_pytorch_code_becomes_the_architecture_on_the_page(page) -> None:
+    page.get_by_text("Your model: paste Keras or PyTorch code").click()
+    page.get_by_role("textbox", name="Code").fill(PYTORCH_CODE)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text("Imported GRUNet (pytorch).")).to_be_visible(timeout=20_000)
+    wait_for_edge_label(page, "(batch, time, features=100)")  # the Embedding's output, variable length
+    assert any("(batch, features=512)" in label for label in edge_labels(page))  # cat(h_n[-2], h_n[-1])
