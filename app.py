@@ -26,6 +26,7 @@ with editor:
 with st.container():
     st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
     widgets.diagnostic_list(analysis.diagnostics, "fix")
+    source.explain_box()
 summary_tab, code_tab, train_tab = st.tabs(["Summary", "Code", "Train"])
 with summary_tab:
     widgets.summary(analysis)

@@ -58,6 +58,10 @@ def _parser(training: bool) -> argparse.ArgumentParser:
     imported.add_argument("--seq-len", type=_positive, help="input length (default: variable)")
     imported.add_argument("--batch", type=_positive, help="batch size (default: unspecified)")
     imported.add_argument("--json", action="store_true", help="one JSON object: model, framework, architecture, ...")
+    explain = commands.add_parser("explain", help="explain a PyTorch or Keras shape error against an architecture")
+    explain.add_argument("file", type=Path, help="the architecture file the error came from (or is closest to)")
+    explain.add_argument("error", help="the error message, as printed (a whole traceback is fine)")
+    explain.add_argument("--json", action="store_true", help="one JSON object: recognised, layer, expected, ...")
     tasks, description = _task_names() if training else (None, None)
     train = commands.add_parser("train", help="train the architecture on a synthetic task", description=description)
     train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
@@ -140,6 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         from explorer.cli_train import train_command  # torch: seconds to import, needed by train alone
 
         return train_command(arch, args, limits)
+    if args.command == "explain":
+        from explorer.explain import explain
+
+        explanation = explain(arch, args.error)
+        if args.json:
+            print(json.dumps(explanation.to_json(), indent=2))
+        else:
+            where = f"layer {explanation.layer}: " if explanation.layer is not None else ""
+            print(where + explanation.message)
+            if explanation.expected is not None:
+                print(f"  expected: {explanation.expected}\n  received: {explanation.received}")
+            if explanation.fix is not None:
+                print(f"  fix: {explanation.fix}")
+        return 0
     if args.command == "summary":
         print(json.dumps(summary_json(arch), indent=2) if args.json else summary_text(arch))
         return 0

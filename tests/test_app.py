@@ -263,3 +263,15 @@ def test_code_that_cannot_be_read_keeps_the_architecture(app: AppTest) -> None:
     app.button(key="source.import").click().run()
     assert any("not valid Python: line 1" in text for text in shown(app.error))
     assert layer_titles(app)[0] == "LSTM(64, return_sequences)"
+
+
+def test_a_pasted_error_message_is_explained_beside_the_diagnostics(app: AppTest) -> None:
+    app.text_area(key="explain.text").set_value(
+        "RuntimeError: input.size(-1) must be equal to input_size. Expected 32, got 64"
+    )
+    app.button(key="explain.go").click().run()
+    (text,) = [t for t in shown(app.warning) if "Layer 2" in t]
+    assert "handed 64" in text and "**Fix:** Build it with input_size=64" in text
+    app.text_area(key="explain.text").set_value("[log in](http://phish.example) something else").run()
+    app.button(key="explain.go").click().run()
+    assert any("not one the explorer recognises" in t for t in shown(app.info))

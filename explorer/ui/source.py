@@ -10,7 +10,9 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.explain import explain
 from explorer.importer import InputOverrides, SourceError, import_source, parse_setting, setting_name
+from explorer.literal import markdown_literal
 from explorer.spec import problems_text
 from explorer.ui import state
 from explorer.userdata import safe_name
@@ -87,3 +89,36 @@ def source_panel() -> None:
         columns = st.columns([2, 1], vertical_alignment="bottom")
         columns[0].text_input("Model name (several in one file: a class, function or variable)", key="source.model")
         columns[1].button("Import", key="source.import", type="primary", on_click=_import)
+
+
+EXPLANATION = "explain.result"
+
+
+def _explain() -> None:
+    text = str(st.session_state.get("explain.text", ""))
+    st.session_state[EXPLANATION] = explain(state.current(), text) if text.strip() else None
+
+
+def explain_box() -> None:
+    """Paste a PyTorch or Keras shape error: the layer it points to here, what it expected and got, the fix."""
+    with st.expander("Explain an error message (PyTorch or Keras)"):
+        st.text_area(
+            "Error message",
+            key="explain.text",
+            height=100,
+            placeholder="RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x640 and 64x5)",
+        )
+        st.button("Explain", key="explain.go", on_click=_explain)
+        found = st.session_state.get(EXPLANATION)
+        if found is None:
+            return
+        if not found.recognised:
+            st.info(markdown_literal(found.message))
+            return
+        where = f"**Layer {found.layer}**: " if found.layer is not None else ""
+        lines = [where + markdown_literal(found.message)]
+        lines.append(f"**Expected** {markdown_literal(found.expected or '')}, **received** "
+                     f"{markdown_literal(found.received or '')}.")  # fmt: skip
+        if found.fix:
+            lines.append(f"**Fix:** {markdown_literal(found.fix)}")
+        st.warning("\n\n".join(lines))
