@@ -464,3 +464,11 @@ class Attention(nn.Module):
     result = import_source(source)
     codes = [(s.line, s.code) for s in result.skipped]
     assert (7, "unsupported-layer") in codes and (12, "control-flow") in codes and (14, "unsupported-op") in codes
+
+
+def test_sources_at_the_size_cap_are_refused_by_the_limits_not_by_time_or_a_crash() -> None:
+    with pytest.raises(SourceError, match="nests too deeply"):
+        import_source("x = " + "+".join(["1"] * 60_000) + "\n")
+    many = "from keras import layers, Sequential\nmodel = Sequential()\n" + "model.add(layers.Dense(4))\n" * 9000
+    with pytest.raises(SourceError, match="layers has 9000 entries, more than the limit of 64"):
+        import_source(many, inputs=InputOverrides(features=3))
