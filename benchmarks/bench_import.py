@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import statistics
-import time
-from collections.abc import Callable
 
+from benchmarks.bench_analysis import median_seconds
 from explorer.importer import import_source
 
 MODEL = """
@@ -55,16 +53,6 @@ def two_hundred_lines() -> str:
         text += helper(n)
         n += 1
     return text
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

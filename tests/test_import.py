@@ -21,22 +21,10 @@ from explorer.analysis import analyze
 from explorer.importer import InputOverrides, SourceError, import_source, parse_settings
 from explorer.limits import Limits
 
+from corpus import CORPUS, imported
 from helpers import ROOT
 
-# Real-world shapes of Keras code (the first three after public IMDB examples, see README "Real models").
-SEQUENTIAL_ADD = """
-from keras.models import Sequential
-from keras.layers import Dense, Dropout, Embedding, LSTM
-num_words = 1000
-model = Sequential()
-model.add(Embedding(num_words, 50, input_length=200))
-model.add(Dropout(0.2))
-model.add(LSTM(100, dropout=0.2, recurrent_dropout=0.2))
-model.add(Dense(250, activation='relu'))
-model.add(Dropout(0.2))
-model.add(Dense(1, activation='sigmoid'))
-model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
-"""
+SEQUENTIAL_ADD = (CORPUS / "k02_imdb_dense_stack.py").read_text()  # model.add, as public IMDB examples do
 SEQUENTIAL_LIST = """
 import keras
 from keras import layers
@@ -68,16 +56,7 @@ def BidLstm(maxlen=maxlen, units=64):
     model = Model(inputs=inp, outputs=x)
     return model
 """
-AUTOENCODER = """
-from keras.models import Sequential
-from keras.layers import LSTM, Dense, RepeatVector, TimeDistributed
-n_in = 9
-model = Sequential()
-model.add(LSTM(100, activation='relu', input_shape=(n_in, 1)))
-model.add(RepeatVector(n_in))
-model.add(LSTM(100, activation='relu', return_sequences=True))
-model.add(TimeDistributed(Dense(1)))
-"""
+AUTOENCODER = (CORPUS / "k09_relu_autoencoder.py").read_text()  # relu LSTMs, RepeatVector, TimeDistributed
 
 
 def _built_by_keras(source: str, name: str) -> keras.Model:
@@ -289,69 +268,10 @@ def test_the_cli_prints_the_documented_object_and_exit_codes(tmp_path: Path) -> 
     assert _cli("-", "--set", "novalue", stdin=open_names).returncode == 2
 
 
-# PyTorch modules as public code writes them (see README "Real models"): the imported architecture against the
-# same class built by real torch.
+# A conv front end in PyTorch: permutes around Conv1d, F.relu, an nn.Sequential head. (The public models rewritten
+# in tests/import_corpus/ are imported and built in test_import_corpus.py.)
 TORCH_SOURCES = {
-    "LSTMModel": (
-        """
-import torch.nn as nn
-class LSTMModel(nn.Module):
-    def __init__(self, vocab_size=20000, embedding_dim=100, hidden_dim=256, output_dim=2, n_layers=2, dropout=0.5):
-        super(LSTMModel, self).__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.lstm = nn.LSTM(embedding_dim, hidden_dim, num_layers=n_layers, dropout=dropout, batch_first=True)
-        self.fc = nn.Linear(hidden_dim, output_dim)
-
-    def forward(self, x):
-        embedded = self.embedding(x)
-        output, (hidden, cell) = self.lstm(embedded)
-        out = self.fc(output[:, -1, :])
-        return out
-""",
-        "tokens",
-    ),
-    "Model": (
-        """
-import torch.nn as nn
-class Model(nn.Module):
-    def __init__(self, input_size=4, hidden_size=32, output_size=3):
-        super(Model, self).__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, 2)
-        self.linear = nn.Linear(hidden_size, output_size)
-
-    def forward(self, input_seq):
-        output_seq, _ = self.lstm(input_seq)
-        last_output = output_seq[-1]
-        class_predictions = self.linear(last_output)
-        return class_predictions
-""",
-        "time-major",
-    ),
-    "GRUNet": (
-        """
-import torch
-import torch.nn as nn
-class GRUNet(nn.Module):
-    def __init__(self, vocab_size=25002, embedding_dim=100, hidden_dim=256, output_dim=1, n_layers=2,
-                 bidirectional=True, dropout=0.5, pad_idx=1):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_idx)
-        self.rnn = nn.GRU(embedding_dim, hidden_dim, num_layers=n_layers, bidirectional=bidirectional,
-                          batch_first=True, dropout=0 if n_layers < 2 else dropout)
-        self.fc = nn.Linear(hidden_dim * 2, output_dim)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, text, text_lengths):
-        embedded = self.dropout(self.embedding(text))
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, text_lengths, batch_first=True, enforce_sorted=False)
-        _, hidden = self.rnn(packed)
-        hidden = self.dropout(torch.cat((hidden[-2, :, :], hidden[-1, :, :]), dim=1))
-        return self.fc(hidden)
-""",
-        "packed",
-    ),
-    "ConvLSTM": (
-        """
+    "ConvLSTM": """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -371,12 +291,10 @@ class ConvLSTM(nn.Module):
         out, (h_n, c_n) = self.lstm(x)
         return self.head(h_n[-1])
 """,
-        "conv",
-    ),
 }
 
 
-def _torch_reference(source: str, name: str, kind: str):
+def _torch_reference(source: str, name: str):
     """The class the test's own source defines, built and run by real torch: its parameters and output shape."""
     import torch
 
@@ -384,39 +302,32 @@ def _torch_reference(source: str, name: str, kind: str):
     exec(compile(source, "<test source>", "exec"), namespace)  # the test's own code, never user input
     model = namespace[name]().eval()
     with torch.no_grad():
-        if kind == "tokens":
-            out = model(torch.randint(0, 100, (2, 12)))
-        elif kind == "time-major":
-            out = model(torch.randn(12, 2, 4))
-        elif kind == "packed":
-            out = model(torch.randint(2, 100, (2, 12)), torch.tensor([12, 7]))
-        else:
-            out = model(torch.randn(2, 12, 9))
+        out = model(torch.randn(2, 12, 9))
     return sum(p.numel() for p in model.parameters()), tuple(out.shape)
 
 
 @pytest.mark.parametrize("name", list(TORCH_SOURCES))
 def test_imported_torch_modules_count_and_shape_as_real_torch_builds_them(name: str) -> None:
-    source, kind = TORCH_SOURCES[name]
+    source = TORCH_SOURCES[name]
     result = import_source(source, inputs=InputOverrides(seq_len=12))
     assert result.model == name and result.framework == "pytorch" and not result.unresolved, result
     assert not result.skipped, result.skipped
     analysis = analyze(result.architecture)
     assert analysis.valid, [d.message for d in analysis.errors]
-    count, shape = _torch_reference(source, name, kind)
+    count, shape = _torch_reference(source, name)
     assert count == analysis.total_params_torch
     assert shape == tuple(d.size if d.size is not None else 2 for d in analysis.output_shape)
 
 
 def test_the_torch_idioms_become_the_last_step_they_mean() -> None:
-    lstm = import_source(TORCH_SOURCES["LSTMModel"][0]).architecture.layers[1]
+    lstm = imported(CORPUS / "p01_text_classifier.py").architecture.layers[1]
     assert (lstm.return_sequences, lstm.last_step.value, lstm.num_layers, lstm.dropout) == (False, "output", 2, 0.5)
-    time_major = import_source(TORCH_SOURCES["Model"][0]).architecture.layers[0]
+    time_major = imported(CORPUS / "p03_time_major.py").architecture.layers[0]
     assert time_major.last_step.value == "output"  # output_seq[-1] of a time-major module
-    gru_net = import_source(TORCH_SOURCES["GRUNet"][0]).architecture
+    gru_net = imported(CORPUS / "p05_bigru_packed.py").architecture
     assert gru_net.input.seq_len is None and gru_net.layers[0].padding_idx == 1  # packed: variable length
     assert gru_net.layers[2].bidirectional and gru_net.layers[2].last_step.value == "state"  # cat(h[-2], h[-1])
-    conv = import_source(TORCH_SOURCES["ConvLSTM"][0]).architecture
+    conv = import_source(TORCH_SOURCES["ConvLSTM"]).architecture
     assert [layer.kind for layer in conv.layers] == ["Conv1D", "Activation", "MaxPool1D", "LSTM", "Dense",
                                                      "Activation", "Dropout", "Dense"]  # fmt: skip
     assert conv.layers[0].padding.value == "same" and conv.input.features == 9
