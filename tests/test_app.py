@@ -275,3 +275,18 @@ def test_a_pasted_error_message_is_explained_beside_the_diagnostics(app: AppTest
     app.text_area(key="explain.text").set_value("[log in](http://phish.example) something else").run()
     app.button(key="explain.go").click().run()
     assert any("not one the explorer recognises" in t for t in shown(app.info))
+
+
+def test_a_source_with_several_models_offers_them_and_imports_the_one_picked(app: AppTest) -> None:
+    code = (
+        "from keras import layers, Sequential\n"
+        "small = Sequential([layers.GRU(8, input_shape=(20, 10)), layers.Dense(2)])\n"
+        "large = Sequential([layers.LSTM(32, input_shape=(20, 10)), layers.Dense(2)])\n"
+    )
+    app.text_area(key="source.text").set_value(code)
+    app.button(key="source.import").click().run()
+    assert layer_titles(app)[0] == "LSTM(32)"  # the last one defined
+    assert app.selectbox(key="source.model").options == ["small", "large"]
+    app.selectbox(key="source.model").set_value("small").run()
+    app.button(key="source.import").click().run()
+    assert layer_titles(app)[0] == "GRU(8)"

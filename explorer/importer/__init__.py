@@ -27,6 +27,7 @@ class ImportResult:
     architecture: Architecture | None  # None while names are unresolved
     unresolved: tuple[str, ...]
     skipped: tuple[Skipped, ...]
+    models: tuple[str, ...] = ()  # every model the source defines, in order (the page offers them)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -128,7 +129,7 @@ def import_source(
     unresolved = tuple(draft.needs())
     skipped = tuple(draft.skipped)
     if unresolved:
-        return ImportResult(draft.name, draft.framework, None, unresolved, skipped)
+        return ImportResult(draft.name, draft.framework, None, unresolved, skipped, tuple(names))
     data = {
         "input": {"features": spec.get("features"), "seq_len": spec.get("seq_len"), "batch": spec.get("batch"),
                   "tokens": tokens},
@@ -142,7 +143,7 @@ def import_source(
             f"model {draft.name!r} does not make an architecture: {problems_text(exc.problems)}"
         ) from None
     mismatches = _declared_sizes(architecture, declared.get(id(draft), []))
-    return ImportResult(draft.name, draft.framework, architecture, (), skipped + mismatches)
+    return ImportResult(draft.name, draft.framework, architecture, (), skipped + mismatches, tuple(names))
 
 
 def _declared_sizes(architecture: Architecture, declared: list[tuple[int, int, Any, str]]) -> tuple[Skipped, ...]:

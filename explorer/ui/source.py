@@ -18,6 +18,7 @@ from explorer.ui import state
 from explorer.userdata import safe_name
 
 OPEN_NAMES = "source.open"  # the names the last import asked for: one field each
+MODELS = "source.models"  # the models the last imported source defines: the user may pick another
 MAX_SHOWN_SKIPPED = 8
 
 
@@ -45,11 +46,14 @@ def _source_text() -> bytes | str:
 def _import() -> None:
     settings, inputs = _answers()
     model = st.session_state.get("source.model") or None
+    if model not in st.session_state.get(MODELS, ()):
+        model = None  # the pick of an earlier source
     try:
         result = import_source(_source_text(), model, settings, inputs, state.limits())
     except SourceError as exc:
         state.notify("error", f"The code was not imported: {exc}. The current architecture stays.")
         return
+    st.session_state[MODELS] = result.models
     if result.architecture is None:
         st.session_state[OPEN_NAMES] = result.unresolved
         names = problems_text(list(result.unresolved), ", ")
@@ -87,7 +91,9 @@ def source_panel() -> None:
                 help="A number, true/false, or a word (e.g. GRU)",
             )
         columns = st.columns([2, 1], vertical_alignment="bottom")
-        columns[0].text_input("Model name (several in one file: a class, function or variable)", key="source.model")
+        models = st.session_state.get(MODELS, ())
+        if len(models) > 1:  # the source defines several: the last is imported unless another is picked
+            columns[0].selectbox("Model", models, index=len(models) - 1, key="source.model")
         columns[1].button("Import", key="source.import", type="primary", on_click=_import)
 
 
