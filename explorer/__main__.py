@@ -62,6 +62,12 @@ def _parser(training: bool) -> argparse.ArgumentParser:
     explain.add_argument("file", type=Path, help="the architecture file the error came from (or is closest to)")
     explain.add_argument("error", help="the error message, as printed (a whole traceback is fine)")
     explain.add_argument("--json", action="store_true", help="one JSON object: recognised, layer, expected, ...")
+    traced = commands.add_parser(
+        "trace", help="run one forward pass of your own torch model, on this machine, and summarise its modules"
+    )
+    traced.add_argument("target", help="FILE.py:NAME, NAME a class (made with no arguments), function or instance")
+    traced.add_argument("--input", required=True, help="the input's shape, e.g. 4,20,10 (token ids: 4,20)")
+    traced.add_argument("--json", action="store_true", help="the object summary --json prints, for the modules")
     tasks, description = _task_names() if training else (None, None)
     train = commands.add_parser("train", help="train the architecture on a synthetic task", description=description)
     train.add_argument("file", type=Path, help="architecture file, or - to read it from standard input")
@@ -128,11 +134,34 @@ def _import_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_command(args: argparse.Namespace) -> int:
+    from explorer.trace import TraceError, load_model, trace, trace_text
+
+    path, _, name = args.target.rpartition(":")
+    try:
+        shape = tuple(int(part) for part in args.input.split(","))
+        if not path or not name or not shape or min(shape) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"error: trace needs FILE.py:NAME and --input sizes such as 4,20,10, received {args.target!r} "
+              f"and {args.input!r}", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        traced = trace(load_model(Path(path), name), shape)
+    except TraceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(traced, indent=2) if args.json else trace_text(traced))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser(training=bool(argv) and argv[0] == "train").parse_args(argv)
     if args.command == "import":
         return _import_command(args)
+    if args.command == "trace":
+        return _trace_command(args)
     try:
         limits = Limits.from_env()
         arch = parse_architecture(read_capped(args.file, limits.max_file_bytes), limits)

@@ -328,8 +328,9 @@ def test_the_torch_idioms_become_the_last_step_they_mean() -> None:
     assert gru_net.input.seq_len is None and gru_net.layers[0].padding_idx == 1  # packed: variable length
     assert gru_net.layers[2].bidirectional and gru_net.layers[2].last_step.value == "state"  # cat(h[-2], h[-1])
     conv = import_source(TORCH_SOURCES["ConvLSTM"]).architecture
-    assert [layer.kind for layer in conv.layers] == ["Conv1D", "Activation", "MaxPool1D", "LSTM", "Dense",
-                                                     "Activation", "Dropout", "Dense"]  # fmt: skip
+    kinds = [layer.kind for layer in conv.layers]
+    assert kinds == ["Conv1D", "MaxPool1D", "LSTM", "Dense", "Activation", "Dropout", "Dense"]  # nn.ReLU: a layer
+    assert conv.layers[0].activation.value == "relu"  # F.relu(self.conv(x)): the Conv1D's own activation
     assert conv.layers[0].padding.value == "same" and conv.input.features == 9
 
 

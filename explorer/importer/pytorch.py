@@ -16,6 +16,7 @@ _ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "GELU": "g
                 "Softmax": "softmax", "LogSoftmax": "log_softmax", "LeakyReLU": "leaky_relu"}  # fmt: skip
 _FUNCTIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "gelu", "elu": "elu", "selu": "selu",
               "softmax": "softmax", "log_softmax": "log_softmax", "leaky_relu": "leaky_relu"}  # fmt: skip
+_IGNORED_FUNCTIONS = {"pad"}
 _PASS_THROUGH = {"permute", "transpose", "contiguous", "squeeze", "unsqueeze", "float", "to", "detach"}
 
 
@@ -31,7 +32,9 @@ class _Module:
 
 @dataclass(frozen=True)
 class _Tensor:
-    """The stack's current end."""
+    """The stack's current end; `layer`: the draft layer that made it, where it came straight from one."""
+
+    layer: int | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ class _Interpreter:
             self.draft.layers[start]["return_sequences"] = False
             self.draft.layers[start]["_time_major"] = module.time_major
             return (_Sequence(start), _State(start, pair=first["type"] == "LSTM"))
-        return _Tensor()
+        return _Tensor(len(self.draft.layers) - 1 if module.layers else None)
 
     def value(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Name):
@@ -235,9 +238,9 @@ class _Interpreter:
                 return self.method(func.attr, node, owner)
         name = callee(node) or ""
         if name in _FUNCTIONS:
-            self.settle(first)
-            self.draft.layers.append({"type": "Activation", "activation": _FUNCTIONS[name]})
-            return _Tensor()
+            return self.activation(first, _FUNCTIONS[name])
+        if name in _IGNORED_FUNCTIONS:  # explicit padding before a Conv1d: part of what the catalogue's padding does
+            return first
         if name == "flatten":
             self.settle(first)
             self.draft.layers.append({"type": "Flatten"})
@@ -251,6 +254,19 @@ class _Interpreter:
             self.draft.skip(node, "unsupported-op", f"{ast.unparse(func)}(...) is not read: the value passes through")
         return first
 
+    def activation(self, value: Any, activation: str) -> Any:
+        """An activation function: the activation of the Dense or Conv1D right before it, where that has none (as
+        the catalogue writes Linear + softmax), else an Activation layer."""
+        self.settle(value)
+        layers = self.draft.layers
+        if isinstance(value, _Tensor) and value.layer is not None and value.layer == len(layers) - 1:
+            made = layers[value.layer]
+            if made["type"] in ("Dense", "Conv1D") and made.get("activation") is None:
+                made["activation"] = activation
+                return _Tensor(value.layer)
+        layers.append({"type": "Activation", "activation": activation})
+        return _Tensor()
+
     def method(self, name: str, node: ast.Call, owner: Any) -> Any:
         if name in _PASS_THROUGH:
             return owner
@@ -259,9 +275,9 @@ class _Interpreter:
             self.draft.layers.append({"type": "Flatten"})
             return _Tensor()
         if name in _FUNCTIONS:
-            self.settle(owner)
-            self.draft.layers.append({"type": "Activation", "activation": _FUNCTIONS[name]})
-            return _Tensor()
+            return self.activation(owner, _FUNCTIONS[name])
+        if name in ("size", "dim", "numel"):  # a number, not a tensor: nothing flows from it
+            return None
         self.draft.skip(node, "unsupported-op", f".{name}(...) is not read: the value passes through")
         return owner
 

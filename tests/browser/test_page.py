@@ -81,7 +81,7 @@ def test_a_bad_upload_keeps_the_architecture(page, tmp_path) -> None:
     before = edge_labels(page)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"input": {"features": 10}, "layers": [{"type": "LSTM", "units": "many"}]}))
-    page.locator("input[type=file]").set_input_files(str(bad))
+    page.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(bad))
     page.get_by_text("was not loaded").wait_for(timeout=20_000)
     assert page.get_by_text('layers[0].units must be an integer from 1 to 65536, received "many"').first.is_visible()
     assert edge_labels(page) == before
@@ -92,7 +92,7 @@ def test_a_good_upload_replaces_the_architecture(page, tmp_path) -> None:
     good.write_text(
         json.dumps({"input": {"features": 3, "seq_len": 7, "batch": 2}, "layers": [{"type": "GRU", "units": 9}]})
     )
-    page.locator("input[type=file]").set_input_files(str(good))
+    page.locator("[data-testid=stSidebar] input[type=file]").set_input_files(str(good))
     wait_for_edge_label(page, "(batch=2, features=9)")
 
 
