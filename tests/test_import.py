@@ -384,3 +384,34 @@ def test_sources_at_the_size_cap_are_refused_by_the_limits_not_by_time_or_a_cras
     many = "from keras import layers, Sequential\nmodel = Sequential()\n" + "model.add(layers.Dense(4))\n" * 9000
     with pytest.raises(SourceError, match="layers has 9000 entries, more than the limit of 64"):
         import_source(many, inputs=InputOverrides(features=3))
+
+
+def test_a_setting_that_picks_the_cell_or_the_direction_is_asked_for() -> None:
+    source = """
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self, rnn_type, bidirectional, hidden=32):
+        super().__init__()
+        if rnn_type == "LSTM":
+            self.rnn = nn.LSTM(10, hidden, batch_first=True, bidirectional=bidirectional)
+        else:
+            self.rnn = nn.GRU(10, hidden, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(hidden * (2 if bidirectional else 1), 3)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1, :])
+"""
+    assert import_source(source).unresolved == ("rnn_type", "bidirectional")
+    gru = import_source(source, settings={"rnn_type": "GRU", "bidirectional": False}).architecture
+    assert [layer.kind for layer in gru.layers] == ["GRU", "Dense"] and not gru.layers[0].bidirectional
+    lstm = import_source(source, settings=parse_settings(["rnn_type=LSTM", "bidirectional=true"])).architecture
+    assert lstm.layers[0].kind == "LSTM" and lstm.layers[0].bidirectional
+
+
+def test_an_item_of_a_sequential_that_is_not_a_layer_call_is_listed() -> None:
+    source = "from keras import layers, Sequential\nextra = layers.Dense(3)\n" \
+             "model = Sequential([layers.GRU(8, input_shape=(5, 2)), extra])\n"  # fmt: skip
+    result = import_source(source)
+    assert [(s.line, s.code) for s in result.skipped] == [(3, "custom")]
+    assert "extra is not a layer call" in result.skipped[0].reason

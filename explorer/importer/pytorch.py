@@ -327,9 +327,8 @@ def _init(function: ast.FunctionDef, scope: Scope, draft: Draft) -> tuple[Scope,
     attributes: dict[str, Any] = {}
     inner.bindings["self"] = attributes
     modules: dict[str, _Module] = {}
-    for statement in ast.walk(function):
-        if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
-            continue
+
+    def assign(statement: ast.Assign) -> None:
         target = statement.targets[0]
         if isinstance(target, ast.Attribute) and _is_self(target.value):
             value = statement.value
@@ -341,6 +340,23 @@ def _init(function: ast.FunctionDef, scope: Scope, draft: Draft) -> tuple[Scope,
                 attributes[target.attr] = inner.value(value)
         elif isinstance(target, ast.Name):
             inner.bindings[target.id] = inner.value(statement.value)
+
+    def walk(body: list[ast.stmt]) -> None:
+        """The statements in order; an `if` takes the branch its condition picks (`if rnn_type == "LSTM":`), and
+        one the source leaves open becomes a question."""
+        for statement in body:
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                assign(statement)
+            elif isinstance(statement, ast.If):
+                condition = inner.value(statement.test)
+                if isinstance(condition, Unknown):
+                    draft.unresolved.extend(condition.needs)
+                else:
+                    walk(statement.body if condition else statement.orelse)
+            elif isinstance(statement, (ast.With, ast.Try)):
+                walk(statement.body)
+
+    walk(function.body)
     return inner, modules
 
 
