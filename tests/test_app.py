@@ -290,3 +290,13 @@ def test_a_source_with_several_models_offers_them_and_imports_the_one_picked(app
     app.selectbox(key="source.model").set_value("small").run()
     app.button(key="source.import").click().run()
     assert layer_titles(app)[0] == "GRU(8)"
+
+
+def test_names_from_pasted_code_are_shown_as_typed(app: AppTest) -> None:
+    hostile = "cfg['[x](http://evil.example) <img src=x>']"
+    code = f"from keras import layers, Sequential\nmodel = Sequential([layers.LSTM({hostile}, input_shape=(5, 2))])\n"
+    app.text_area(key="source.text").set_value(code)
+    app.button(key="source.import").click().run()
+    (field,) = [w for w in app.text_input if w.key == "source.value0"]
+    assert "\\[x\\]\\(http" in field.label  # a label renders markdown: escaped, it is not a link
+    assert any(hostile in text.replace("\u2060", "") for text in shown(app.info))  # a word joiner breaks autolinks

@@ -82,11 +82,11 @@ def source_panel() -> None:
         st.file_uploader("Or upload a .py file", type=["py"], key="source.upload")
         upload = st.session_state.get("source.upload")
         if upload is not None:
-            st.caption(f"Reading {safe_name(upload.name)} (clear it to use the pasted code).")
+            st.caption(markdown_literal(f"Reading {safe_name(upload.name)} (clear it to use the pasted code)."))
         open_names = st.session_state.get(OPEN_NAMES, ())
         for n, name in enumerate(open_names):
             st.text_input(
-                f"Value of {name}",
+                markdown_literal(f"Value of {name}"),  # a label renders markdown: the name as the source spells it
                 key=f"source.value{n}",
                 help="A number, true/false, or a word (e.g. GRU)",
             )
