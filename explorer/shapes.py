@@ -51,12 +51,3 @@ def shape_label(shape: Shape) -> str:
 def shape_brief(shape: Shape) -> str:
     """`(batch, 20, 64)`: sizes where known; the form of Keras' summary."""
     return "(" + ", ".join(str(d.to_json()) for d in shape) + ")"
-
-
-def features(shape: Shape) -> int:
-    """The feature axis' size of a sequence or vector (token ids have none: 1)."""
-    return shape[-1].fixed if form(shape) is not Form.TOKENS else 1
-
-
-def sequence(batch: Dim, time: Dim, width: int) -> Shape:
-    return (batch, time, Dim("features", width))

@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.importer.values import Scope, Unknown, needs
+from explorer.importer.values import Scope, needs
 
 
 class SourceError(ValueError):
@@ -76,7 +76,3 @@ class Arguments:
 
     def node(self, name: str) -> ast.expr | None:
         return self.nodes.get(name)
-
-
-def is_known(value: Any) -> bool:
-    return not isinstance(value, Unknown) and not needs(value)

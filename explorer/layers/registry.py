@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from explorer.layers.base import Group, Layer
+from explorer.layers.base import Layer
 from explorer.layers.conv import AvgPool1D, Conv1D, MaxPool1D
 from explorer.layers.dense import ActivationLayer, Dense, Dropout
 from explorer.layers.embedding import Embedding
@@ -60,11 +60,3 @@ def new_layer(name: str, previous: Layer | None) -> Layer:
     """A new layer of the kind called `name` (any alias), as the editor adds it after `previous`."""
     kind, fixed = canonical_kind(name)
     return replace(kind.new(previous), **fixed)
-
-
-def groups() -> dict[Group, list[str]]:
-    """The canonical names by editor group."""
-    found: dict[Group, list[str]] = {}
-    for name in CANONICAL:
-        found.setdefault(canonical_kind(name)[0].GROUP, []).append(name)
-    return found
