@@ -10,6 +10,8 @@ import zlib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer.analysis import analyze
+from explorer.edit import add_layer
 from explorer.presets import PRESETS, load_preset
 from explorer.share import decode, encode
 
@@ -47,12 +49,29 @@ def test_default_page_shows_the_tutorial(app: AppTest) -> None:
     assert "nn.LSTM(10, 64, batch_first=True)" in app.code[0].value
 
 
-def test_adding_a_layer_after_a_last_step_layer_shows_the_error_and_a_red_edge(app: AppTest) -> None:
+def test_adding_a_layer_keeps_a_working_stack_working_and_says_what_changed(app: AppTest) -> None:
     app.selectbox(key="new_layer_type").set_value("RNN")
     app.button(key="add_layer").click().run()
-    assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "RNN(32)", "Dense(5, softmax)"]
+    assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32, return_sequences)", "RNN(32)",
+                                 "Dense(5, softmax)"]  # fmt: skip
+    assert "needs a sequence" not in graph(app) and not app.error
+    (notice,) = [text for text in shown(app.success) if "Added RNN as layer 3." in text]
+    assert "Layer 2 now hands on its whole sequence (return_sequences)" in notice
+    app.toggle(key="layer1.return_sequences").set_value(False).run()  # undone by hand: the classic mistake
     assert "#d62728" in graph(app) and "needs a sequence" in graph(app)
     assert any("layer 3 (RNN) needs a sequence" in text for text in shown(app.error))
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if all(layer.kind in ("LSTM", "GRU", "RNN")
+                                                             for layer in load_preset(n).layers)])  # fmt: skip
+def test_inserting_or_appending_a_layer_keeps_every_valid_recurrent_preset_valid(name: str) -> None:
+    arch = load_preset(name)
+    if not analyze(arch).valid:
+        return  # the broken teaching stack starts broken
+    for kind in ("LSTM", "GRU", "RNN"):
+        for position in range(len(arch.layers) + 1):
+            grown = add_layer(arch, position, kind)
+            assert analyze(grown).valid, (name, kind, position, [d.message for d in analyze(grown).errors])
 
 
 def test_toggling_return_sequences_changes_the_edge_shape(app: AppTest) -> None:

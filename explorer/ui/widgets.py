@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
-from explorer.edit import add_layer, inserted, moved, removed, set_field
+from explorer.edit import add_layer_explained, inserted, moved, removed, set_field
 from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
 from explorer.layers.base import BoolField, FieldRule, IntField, RateField
 from explorer.layers.registry import CANONICAL, canonical_kind
@@ -105,6 +105,12 @@ def sidebar() -> None:
         st.file_uploader("Load an architecture file", type=["json"], key="upload", on_change=_upload_changed)
 
 
+def _add(index: int) -> None:
+    """A new layer of the picker's kind at `index`; the notice says what else changed to keep the stack working."""
+    arch, done = add_layer_explained(state.current(), index, st.session_state["new_layer_type"])
+    state.apply(lambda _: arch, done)
+
+
 def _layer_actions(i: int) -> list[tuple[str, str, str, Callable[[], None]]]:
     """(material icon, key suffix, tooltip, callback) for the buttons of layer i."""
     return [
@@ -115,7 +121,7 @@ def _layer_actions(i: int) -> list[tuple[str, str, str, Callable[[], None]]]:
             "add",
             "insert",
             "Add a layer of the type chosen under 'New layer' after this one",
-            lambda: state.apply(lambda a: add_layer(a, i + 1, st.session_state["new_layer_type"])),
+            lambda: _add(i + 1),
         ),
         ("delete", "remove", "Remove", lambda: _layers_change(lambda ls: removed(ls, i))),
     ]
@@ -173,7 +179,7 @@ def layer_editor() -> None:
     add[1].button(
         "Add layer",
         key="add_layer",
-        on_click=lambda: state.apply(lambda a: add_layer(a, len(a.layers), st.session_state["new_layer_type"])),
+        on_click=lambda: _add(len(state.current().layers)),
     )
 
 

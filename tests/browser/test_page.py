@@ -32,13 +32,16 @@ def test_add_a_layer_and_toggle_return_sequences(page) -> None:
     assert note.evaluate("cell => cell.scrollWidth <= cell.clientWidth")
 
     page.get_by_role("button", name="Add layer").click()
-    wait_for_edge_label(page, "needs a sequence")  # the new LSTM after GRU(32) gets only its last state
-    assert page.get_by_text("layer 3 (LSTM) needs a sequence").first.is_visible()
+    # The GRU before the new LSTM now hands on its sequence, so that the stack keeps working, and the page says so.
+    wait_for_edge_label(page, "(batch=4, time=20, features=32)")
+    expect(page.get_by_text("Layer 2 now hands on its whole sequence").first).to_be_visible()
 
     labels = page.locator("[data-testid=stMarkdownContainer]").get_by_text("return_sequences", exact=True)
-    labels.nth(1).click()  # on the GRU, layer 2
+    labels.nth(1).click()  # off on the GRU, layer 2: the classic mistake
+    wait_for_edge_label(page, "needs a sequence")
+    assert page.get_by_text("layer 3 (LSTM) needs a sequence").first.is_visible()
+    labels.nth(1).click()
     wait_for_edge_label(page, "needs a sequence", present=False)
-    assert any("(batch=4, time=20, features=32)" in label for label in edge_labels(page))
     assert "a=" in page.url  # the link now holds the edited architecture
 
     ARTIFACTS.mkdir(exist_ok=True)
