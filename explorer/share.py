@@ -33,4 +33,4 @@ def decode(text: str, limits: Limits = DEFAULT_LIMITS) -> Architecture:
         raise SpecError([DAMAGED])
     if inflater.unconsumed_tail:
         raise SpecError([f"the link's architecture inflates past the limit of {limits.max_file_bytes:,} bytes"])
-    return parse_architecture(raw, limits)
+    return parse_architecture(raw, limits, what="the link's architecture")

@@ -178,27 +178,28 @@ def _nesting_depth(text: str) -> int:
     return deepest
 
 
-def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Architecture:
-    """Parse the JSON text of an architecture file, whatever arrives: size, encoding and nesting checked."""
+def parse_architecture(raw: bytes | str, limits: Limits = DEFAULT_LIMITS, what: str = "the file") -> Architecture:
+    """Parse the JSON text of an architecture file, whatever arrives: size, encoding and nesting checked. `what`
+    names it in the messages ("the link's architecture" for a shared link)."""
     size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
     if size > limits.max_file_bytes:
-        raise SpecError([f"the file is {size:,} bytes, more than the limit of {limits.max_file_bytes:,}"])
+        raise SpecError([f"{what} is {size:,} bytes, more than the limit of {limits.max_file_bytes:,}"])
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise SpecError([f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)"]) from None
+            raise SpecError([f"{what} is not UTF-8 text (byte {exc.start} cannot be decoded)"]) from None
     depth = _nesting_depth(raw)
     if depth > MAX_NESTING:
-        raise SpecError([f"the file is nested {depth} levels deep; an architecture needs at most 4"])
+        raise SpecError([f"{what} is nested {depth} levels deep; an architecture needs at most 4"])
     try:
         data = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except SpecError:
         raise
     except json.JSONDecodeError as exc:
-        raise SpecError([f"the file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
+        raise SpecError([f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise SpecError([f"the file is not valid JSON: {exc}"]) from None
+        raise SpecError([f"{what} is not valid JSON: {exc}"]) from None
     return architecture_from_dict(data, limits)
 
 

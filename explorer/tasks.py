@@ -371,7 +371,8 @@ def _head_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
     if isinstance(final, Dense) and final.units == task.outputs and final.activation in activation_ok:
         return []
     activation = Activation.SOFTMAX if task.kind is Kind.CLASSIFICATION else None
-    what = f"{task.outputs} classes" if task.kind is Kind.CLASSIFICATION else f"{task.outputs} values"
+    noun = ("class", "classes") if task.kind is Kind.CLASSIFICATION else ("value", "values")
+    what = f"{task.outputs} {noun[task.outputs != 1]}"
     need = f"Dense({task.outputs}" + (", softmax" if activation else "") + ")"
     why = "linear: regression targets are unbounded" if activation is None else "softmax or none"
     message = (

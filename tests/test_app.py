@@ -108,7 +108,7 @@ def test_remove_duplicate_and_move(app: AppTest) -> None:
     app.button(key="layer0.down").click().run()
     assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "GRU(32)"]
     app.button(key="layer0.insert").click().run()
-    assert layer_titles(app)[1] == "LSTM(64)"
+    assert layer_titles(app)[1] == "LSTM(64, return_sequences)"  # it hands the GRU after it a sequence
 
 
 def test_input_and_head_settings(app: AppTest) -> None:

@@ -84,3 +84,26 @@ def test_export_refuses_an_invalid_architecture(export) -> None:
     arch = parse_architecture((ASSETS / "teaching_broken.json").read_bytes())
     with pytest.raises(ArchitectureInvalid, match="Set return_sequences=True on layer 2"):
         export(arch)
+
+
+@pytest.mark.keras
+def test_the_keras_file_runs_as_a_script_without_a_backend_set_and_prints_an_output(tmp_path: Path) -> None:
+    """Keras 3 defaults to TensorFlow, which is not installed here: the file picks torch itself, and runs an input."""
+    import os
+
+    for name in ("tutorial_keras", "text_classifier"):
+        arch = parse_architecture((ASSETS / f"{name}.json").read_bytes())
+        script = tmp_path / f"{name}_keras.py"
+        script.write_text(keras_code(arch))
+        environment = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=environment)
+        assert result.returncode == 0, result.stderr[-500:]
+        promised = script.read_text().splitlines()[-1].split("# ")[-1]  # (4, 5)
+        assert result.stdout.strip().splitlines()[-1] == f"torch.Size([{promised.strip('(),')}])"
+
+
+def test_a_softmax_output_warns_against_cross_entropy_in_the_pytorch_file() -> None:
+    softmax = pytorch_code(parse_architecture((ASSETS / "tutorial_keras.json").read_bytes()))
+    assert "To train with nn.CrossEntropyLoss, return the values before the softmax" in softmax
+    linear = pytorch_code(parse_architecture((ASSETS / "cnn_lstm_forecaster.json").read_bytes()))
+    assert "CrossEntropyLoss" not in linear

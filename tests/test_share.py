@@ -66,3 +66,9 @@ def test_added_layers_follow_the_previous_width_and_edits_respect_limits() -> No
     assert [layer.units for layer in grown.layers] == [64, 64, 32]
     with pytest.raises(SpecError, match="more than the limit of 3"):
         validated(add_layer(grown, 3, CellType.GRU), Limits(max_layers=3))
+
+
+def test_a_damaged_link_is_called_a_link_not_a_file() -> None:
+    broken = base64.urlsafe_b64encode(zlib.compress(b'{"input": {"features": 10}, "layers": [')).decode()
+    with pytest.raises(SpecError, match=r"^the link's architecture is not valid JSON"):
+        decode(broken)
