@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 # Figures are built from plain dicts, with no plotly template: the page draws them in Streamlit's theme, and
 # plotly's helpers (make_subplots, add_scatter, templates) cost 5-10x more on every rerun that shows a chart.
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320}
+# Okabe and Ito's colour-blind-safe palette: its colours stay apart projected and for every form of colour
+# blindness (plotly's default dark and light blues do not, on a classroom projector).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
 def learning_curves(runs: Sequence[tuple[str, Sequence[Report]]], metric: str) -> go.Figure:
@@ -21,10 +24,9 @@ def learning_curves(runs: Sequence[tuple[str, Sequence[Report]]], metric: str) -
 
     Two side-by-side panels laid out by hand rather than with make_subplots: the live chart is rebuilt every
     second for each training session, and this is about seven times cheaper."""
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     traces = []
     for n, (label, reports) in enumerate(runs):
-        color = palette[n % len(palette)]
+        color = PALETTE[n % len(PALETTE)]
         steps = [r.step for r in reports]
         series = [
             ("train_loss", f"{label} train", "solid", "", True),
@@ -92,7 +94,14 @@ def gradient_norms(reports: Sequence[Report]) -> go.Figure:
     layers = list(reports[0].grad_norms) if reports else []
     steps = [r.step for r in reports]
     traces = [
-        {"type": "scatter", "x": steps, "y": [r.grad_norms[layer] for r in reports], "name": layer} for layer in layers
+        {
+            "type": "scatter",
+            "x": steps,
+            "y": [r.grad_norms[layer] for r in reports],
+            "name": layer,
+            "line": {"color": PALETTE[n % len(PALETTE)]},
+        }
+        for n, layer in enumerate(layers)
     ]
     norms = [norm for r in reports for norm in r.grad_norms.values()]
     return _figure(traces, "gradient norm per layer", xaxis=_axis("step"), yaxis=_log_axis(norms))

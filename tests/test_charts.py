@@ -6,7 +6,7 @@ import json
 
 import plotly.io as pio
 
-from explorer.charts import forecast_plot, gradient_norms, learning_curves, state_heatmap
+from explorer.charts import PALETTE, forecast_plot, gradient_norms, learning_curves, state_heatmap
 from explorer.train import Report
 
 
@@ -71,3 +71,17 @@ def test_hidden_states_run_time_down_and_the_forecast_follows_its_input() -> Non
     assert by_name["input"]["x"] == [0, 1, 2]
     assert by_name["target"]["x"] == by_name["prediction"]["x"] == [3, 4]
     assert by_name["prediction"]["y"] == [4.5, 4.75]
+
+
+def test_every_curve_has_its_own_colour_from_a_colour_blind_safe_palette() -> None:
+    names = [f"{n} LSTM" for n in range(1, 6)]
+    history = [
+        Report(step=s, steps=2, train_loss=1.0, val_loss=1.0, val_metric=0.5, metric="accuracy", steps_per_s=1.0,
+               elapsed_s=1.0, grad_norms=dict.fromkeys(names, 0.1))
+        for s in (1, 2)
+    ]  # fmt: skip
+    figure = gradient_norms(history)
+    colours = [trace.line.color for trace in figure.data]
+    assert colours == PALETTE[:5] and len(set(colours)) == 5
+    runs = learning_curves([(f"#{n}", reports(1.0)) for n in range(3)], "accuracy").data
+    assert {trace.line.color for trace in runs} == set(PALETTE[:3])

@@ -209,12 +209,13 @@ def graph_panel(analysis: Analysis) -> None:
         inline = text[text.index("<svg") :].replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
         st.markdown(f'<div class="dataflow">{inline}</div>', unsafe_allow_html=True)
     downloads = st.columns(2)
-    downloads[0].download_button("Graph (DOT)", graph.source, file_name="architecture.gv", key="download_dot")
+    view = "unrolled" if unrolled else "architecture"  # the file is named after the view drawn
+    downloads[0].download_button("Graph (DOT)", graph.source, file_name=f"{view}.gv", key="download_dot")
     if svg is None:
         downloads[1].caption("SVG download needs graphviz-pure (pip) or Graphviz's dot on the server.")
     else:
         downloads[1].download_button(
-            "Graph (SVG)", svg, file_name="architecture.svg", mime="image/svg+xml", key="download_svg"
+            "Graph (SVG)", svg, file_name=f"{view}.svg", mime="image/svg+xml", key="download_svg"
         )
 
 
