@@ -319,12 +319,3 @@ def test_names_from_pasted_code_are_shown_as_typed(app: AppTest) -> None:
     (field,) = [w for w in app.text_input if w.key == "source.value0"]
     assert "\\[x\\]\\(http" in field.label  # a label renders markdown: escaped, it is not a link
     assert any(hostile in text.replace("\u2060", "") for text in shown(app.info))  # a word joiner breaks autolinks
-
-
-def test_graph_downloads_are_named_after_the_view_drawn(app: AppTest) -> None:
-    def names() -> list[str]:
-        return [b.proto.url.rsplit("title=", 1)[-1] for b in app.get("download_button") if "Graph" in b.proto.label]
-
-    assert names() == ["architecture.gv", "architecture.svg"]
-    app.toggle(key="view.unrolled").set_value(True).run()
-    assert names() == ["unrolled.gv", "unrolled.svg"]

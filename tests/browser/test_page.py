@@ -165,3 +165,14 @@ def test_pasted_pytorch_code_becomes_the_architecture_on_the_page(page) -> None:
     expect(page.get_by_text("Imported GRUNet (pytorch).")).to_be_visible(timeout=20_000)
     wait_for_edge_label(page, "(batch, time, features=100)")  # the Embedding's output, variable length
     assert any("(batch, features=512)" in label for label in edge_labels(page))  # cat(h_n[-2], h_n[-1])
+
+
+def test_graph_downloads_are_named_after_the_view_drawn(page) -> None:
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Graph (SVG)").click()
+    assert download.value.suggested_filename == "architecture.svg"
+    page.get_by_text("Unrolled in time").click()
+    wait_for_edge_label(page, "(batch=4, time=20, features=10)", present=False)  # the unrolled view has none
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Graph (SVG)").click()
+    assert download.value.suggested_filename == "unrolled.svg"
