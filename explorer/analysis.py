@@ -142,7 +142,7 @@ def analyze(arch: Architecture) -> Analysis:
         if len(run) > 1:
             first = arch.stack[run[0]]
             assert isinstance(first, RecurrentLayer)
-            total = sum(_depth(arch.stack[j]) for j in run)
+            total = sum(arch.stack[j].depth for j in run)
             notes += (f"fused: layers {run[0] + 1}–{run[-1] + 1} run as one nn.{first.kind}(num_layers={total})",)
         lengths = lengths and inferred.keeps_lengths
         results.append(
@@ -164,10 +164,6 @@ def analyze(arch: Architecture) -> Analysis:
         )
         current = inferred.output_shape
     return Analysis(arch, start, tuple(results), tuple(diagnostics), runs)
-
-
-def _depth(layer: Layer) -> int:
-    return layer.num_layers if isinstance(layer, RecurrentLayer) else 1
 
 
 def _as_accepted(received: Shape, layer: Layer, arch: Architecture) -> Shape:

@@ -77,7 +77,7 @@ def _stage(analysis: Analysis, run: tuple[int, ...]) -> Stage:
         assert isinstance(first, RecurrentLayer)
         last = stack[run[-1]]
         assert isinstance(last, RecurrentLayer)
-        depth = sum(cast(RecurrentLayer, stack[i]).num_layers for i in run)
+        depth = sum(stack[i].depth for i in run)
         stage = first.torch_block(received[-1].fixed, depth, last)
     else:
         stage = first.torch_module(received)

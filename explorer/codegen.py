@@ -79,9 +79,7 @@ def _torch_init(analysis: Analysis) -> list[str]:
         if len(run) > 1:
             first = arch.stack[run[0]]
             assert isinstance(first, RecurrentLayer)
-            depth = sum(
-                layer.num_layers for layer in arch.stack[run[0] : run[-1] + 1] if isinstance(layer, RecurrentLayer)
-            )
+            depth = sum(layer.depth for layer in arch.stack[run[0] : run[-1] + 1])
             fused = replace(first, num_layers=depth)
             constructor = fused.torch_constructor(analysis.layers[run[0]].input_shape[-1].fixed)
             init.append(f"# layers {run[0] + 1}–{run[-1] + 1} could be one {constructor}: one fused cuDNN kernel")

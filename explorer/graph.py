@@ -32,10 +32,6 @@ OUTPUT_COLOR = "#eeeeee"
 _FONT = {"fontname": "Helvetica", "fontsize": "11"}
 
 
-def _depth(layer: Layer) -> int:
-    return layer.num_layers if isinstance(layer, RecurrentLayer) else 1
-
-
 def _digraph(name: str) -> graphviz.Digraph:
     graph = graphviz.Digraph(name)
     graph.attr(rankdir="TB", nodesep="0.3", ranksep="0.35", **_FONT)
@@ -101,7 +97,7 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
         fused = len(run) > 1
         with graph.subgraph(name=f"cluster_run{run[0] + 1}") if fused else nullcontext(graph) as target:
             if fused:
-                total = sum(_depth(arch.stack[i]) for i in run)
+                total = sum(arch.stack[i].depth for i in run)
                 kind = arch.stack[run[0]].kind
                 target.attr(label=f"one nn.{kind}(num_layers={total})", style="dashed", color="#888888", fontsize="10")
             _layer_nodes(target, analysis, run)

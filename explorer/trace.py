@@ -36,6 +36,14 @@ _ACTIVATIONS = {nn.ReLU: Activation.RELU, nn.Tanh: Activation.TANH, nn.Sigmoid: 
                 nn.Softmax: Activation.SOFTMAX, nn.LogSoftmax: Activation.LOG_SOFTMAX,
                 nn.LeakyReLU: Activation.LEAKY_RELU}  # fmt: skip
 
+_WITHOUT_FIELDS: dict[type, Layer] = {
+    nn.BatchNorm1d: BatchNorm(),
+    nn.LayerNorm: LayerNorm(),
+    nn.Flatten: Flatten(),
+    nn.AdaptiveAvgPool1d: GlobalAvgPool1D(),
+    nn.AdaptiveMaxPool1d: GlobalMaxPool1D(),
+}
+
 
 class TraceError(ValueError):
     """The module cannot be loaded, has no such model, or its forward pass fails: one message for the user."""
@@ -68,15 +76,8 @@ def _layer(module: nn.Module) -> Layer | None:
         stride = module.stride if isinstance(module.stride, int) else module.stride[0]
         kind = MaxPool1D if isinstance(module, nn.MaxPool1d) else AvgPool1D
         return kind(size, stride if stride != size else None)
-    simple: dict[type, Layer] = {
-        nn.BatchNorm1d: BatchNorm(),
-        nn.LayerNorm: LayerNorm(),
-        nn.Flatten: Flatten(),
-        nn.AdaptiveAvgPool1d: GlobalAvgPool1D(),
-        nn.AdaptiveMaxPool1d: GlobalMaxPool1D(),
-    }
-    if type(module) in simple:
-        return simple[type(module)]
+    if type(module) in _WITHOUT_FIELDS:
+        return _WITHOUT_FIELDS[type(module)]
     if isinstance(module, nn.Dropout):
         return Dropout(module.p)
     if type(module) in _ACTIVATIONS:
@@ -96,9 +97,7 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
         return value
     if isinstance(value, (tuple, list)) and value:
         return _first_tensor(value[0])
-    if hasattr(value, "data") and isinstance(value.data, torch.Tensor):  # a PackedSequence
-        return None
-    return None
+    return None  # a PackedSequence, or no tensor at all
 
 
 def load_model(path: Path, name: str) -> nn.Module:

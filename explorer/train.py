@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +24,6 @@ from torch import nn
 from explorer.analysis import short_layer_names
 from explorer.budget import EVAL_SEQUENCES
 from explorer.build import StackedRNN, build, count_parameters, parse_parameter_name
-from explorer.layers.recurrent import RecurrentLayer
 from explorer.layers.stages import RecurrentBlock
 from explorer.spec import DEFAULT_LIMITS, Architecture, Limits
 from explorer.tasks import Data, Kind, Task, baseline, check_task, make_splits
@@ -210,7 +209,7 @@ def layer_groups(model: StackedRNN, arch_names: list[str]) -> dict[str, list[nn.
     stack = model.arch.stack
     for stage in model.stage_list:
         if isinstance(stage, RecurrentBlock):
-            owners = [i for i in stage.layers for _ in range(cast(RecurrentLayer, stack[i]).num_layers)]
+            owners = [i for i in stage.layers for _ in range(stack[i].depth)]
             for name, param in stage.rnn.named_parameters():
                 groups.setdefault(arch_names[owners[parse_parameter_name(name).layer]], []).append(param)
         elif params := list(stage.parameters()):

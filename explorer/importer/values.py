@@ -87,14 +87,19 @@ class Scope:
     def value(self, node: ast.AST | None, depth: int = 0) -> Any:
         if node is None:
             return None
-        text = spelling(node)
-        if text in self.settings:
-            return self.settings[text]
-        name = plain_name(node)
+        # Spelled out (ast.unparse) only where a setting could name it: not at every level of every expression.
+        if self.settings and spelling(node) in self.settings:
+            return self.settings[spelling(node)]
         if depth > MAX_DEPTH:
-            return Unknown((text,))
+            return Unknown((spelling(node),))
         found = self._value(node, depth)
-        if isinstance(found, Unknown) and name is not None and name in self.settings and found.needs == (text,):
+        name = plain_name(node)
+        if (
+            isinstance(found, Unknown)
+            and name is not None
+            and name in self.settings
+            and found.needs == (spelling(node),)
+        ):
             return self.settings[name]
         return found
 

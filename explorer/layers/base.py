@@ -167,6 +167,11 @@ class Layer:
     def kind(self) -> str:
         return self.KIND
 
+    @property
+    def depth(self) -> int:
+        """Internal layers this layer stands for in one torch module (a recurrent layer's num_layers)."""
+        return 1
+
     @classmethod
     def rules(cls) -> list[tuple[str, FieldRule]]:
         """The kind's own fields (`type` excluded), in declaration order, with their rules."""

@@ -96,6 +96,10 @@ class RecurrentLayer(Layer):
         return NodeStyle("box", CELL_COLORS[self.type])
 
     @property
+    def depth(self) -> int:
+        return self.num_layers
+
+    @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
 
