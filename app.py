@@ -3,29 +3,32 @@
 import streamlit as st
 
 from explorer.analysis import analyze
-from explorer.ui import source, state, training, widgets
+from explorer.ui import page, source, state, training, widgets
 
-st.set_page_config(page_title="Stacked-RNN Architecture Explorer", page_icon="🔁", layout="wide")
+page.setup()
 state.init()
-st.title("Stacked-RNN Architecture Explorer")
-st.caption("Build a stack of recurrent layers and see every shape, parameter and mistake as it flows through.")
+page.header()
 # Parts whose length varies sit in one container each, so the tabs below keep their place in the
 # page and a rerun after Fix or a notice does not switch the user back to the first tab.
 with st.container():
     widgets.notice()
 source.source_panel()
 analysis = analyze(state.current())
+presenting = page.presenting()
 
-editor, view = st.columns([5, 6], gap="large")
-with view:  # drawn first: the graph's update reaches the browser before the editor's widgets
-    st.subheader("Data flow")
-    widgets.graph_panel(analysis)
-with editor:
-    widgets.layer_editor()
+# The graph pane, and beside it (below it where the page is narrow) the editor; presenting, the diagnostics move
+# out of the graph pane to sit beside the larger graph, above a condensed editor.
+with st.container(horizontal=True, gap="large", key="workspace"):
+    with st.container(key="view_pane"):  # drawn first: the graph reaches the browser before the editor's widgets
+        if not presenting:
+            widgets.diagnostics(analysis)
+        widgets.graph_panel(analysis, page.PRESENT_MIN_LABEL_PX if presenting else page.MIN_LABEL_PX)
+    with st.container(key="side_pane" if presenting else "editor_pane"):
+        if presenting:
+            widgets.diagnostics(analysis)
+        widgets.layer_editor(condensed=presenting)
 
 with st.container():
-    st.subheader("Diagnostics" if analysis.diagnostics else "Diagnostics: none, this stack works")
-    widgets.diagnostic_list(analysis.diagnostics, "fix")
     source.explain_box()
 summary_tab, code_tab, train_tab = st.tabs(["Summary", "Code", "Train"])
 with summary_tab:

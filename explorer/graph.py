@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -311,3 +312,22 @@ def render_svg(dot_source: str, binary: str, timeout_s: float = 10.0) -> bytes:
     if result.returncode != 0:
         raise RuntimeError(f"Graphviz failed: {result.stderr.decode(errors='replace')[:300]}")
     return result.stdout
+
+
+_SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
+_FONT_SIZE = re.compile(r'font-size="([\d.]+)"')
+PX_PER_PT = 4 / 3  # CSS: 1pt = 4/3 px, the unit Graphviz sizes its SVG in
+
+
+def sized_svg(svg: str, min_label_px: float) -> str:
+    """The <svg> element of Graphviz's output, drawn so that its smallest text measures `min_label_px` CSS pixels
+    (or at its own size where that is larger). It never shrinks to fit below that: its container scrolls."""
+    element = svg[svg.index("<svg") :]
+    found = _SVG_SIZE.search(element)
+    fonts = [float(size) for size in _FONT_SIZE.findall(element)]
+    if found is None or not fonts:
+        return element.replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
+    scale = max(min_label_px / (min(fonts) * PX_PER_PT), 1.0)
+    width_px = float(found[1]) * PX_PER_PT * scale
+    # Graphviz's width and height in pt give way to the style; the viewBox keeps the aspect.
+    return _SVG_SIZE.sub(f'<svg style="width: {width_px:.0f}px; height: auto"', element, count=1)

@@ -319,3 +319,38 @@ def test_names_from_pasted_code_are_shown_as_typed(app: AppTest) -> None:
     (field,) = [w for w in app.text_input if w.key == "source.value0"]
     assert "\\[x\\]\\(http" in field.label  # a label renders markdown: escaped, it is not a link
     assert any(hostile in text.replace("\u2060", "") for text in shown(app.info))  # a word joiner breaks autolinks
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("layer0.units", 99_999, "units must be an integer from 1 to 65536, received 99999"),
+        ("layer0.num_layers", 0, "num_layers must be an integer from 1 to 8, received 0"),
+        ("input.batch", -3, "batch must be an integer from 1 to"),
+    ],
+)
+def test_a_refused_value_is_said_in_words_next_to_its_field_and_the_last_good_value_stays(
+    app: AppTest, key: str, value: int, said: str
+) -> None:
+    before = graph(app)
+    app.number_input(key=key).set_value(value).run()
+    (refusal,) = shown(app.error)
+    assert said in refusal and "The last good value stays" in refusal
+    assert graph(app) == before  # nothing changed
+    assert app.number_input(key=key).value != value  # the box is put back to the value in place
+    app.number_input(key="layer0.units").set_value(48).run()  # the next good change clears the message
+    assert not app.error and "LSTM(48, return_sequences)" in graph(app)
+
+
+def test_presentation_mode_comes_from_the_link_and_goes_into_it() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["present"] = "1"
+    at.run()
+    assert at.toggle(key="present").value
+    keys = {b.key for b in at.button}
+    assert "layer0.units" in {n.key for n in at.number_input}  # the fields stay, condensed
+    assert not {"layer0.up", "layer0.remove", "add_layer"} & keys
+    at.toggle(key="present").set_value(False).run()
+    assert "present" not in at.query_params and {"layer0.up", "add_layer"} <= {b.key for b in at.button}
+    at.toggle(key="present").set_value(True).run()
+    assert at.query_params["present"] == "1"  # the link the teacher shares

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 
 from explorer.analysis import analyze, shape_label
-from explorer.graph import ERROR_RED, architecture_graph, dot_binary, render_svg, unrolled_graph
+from explorer.graph import ERROR_RED, architecture_graph, dot_binary, render_svg, sized_svg, unrolled_graph
+from explorer.legend import legend
 from explorer.spec import Architecture, parse_architecture
 
 from helpers import ASSETS, valid_architectures
@@ -128,3 +130,37 @@ def test_every_kind_is_drawn_distinctly_and_the_unrolled_view_says_where_it_stop
     assert 'L1_1 [label="Embedding t1"' in unrolled  # a row without arrows along time
     assert "3 GlobalMaxPool1D changes the time axis:\\nthe unrolled view stops here" in unrolled
     assert "L2_1_40 -> stop" in unrolled and "y_1" not in unrolled
+
+
+@pytest.mark.parametrize("min_px", [14, 20, 30])
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_the_inlined_graph_never_draws_text_under_the_minimum_size(name: str, min_px: int) -> None:
+    """The smallest text, scaled as the browser scales the SVG (its CSS width over its viewBox width), measures the
+    minimum; a graph whose own text is larger keeps its own size."""
+    svg = render_svg(architecture_graph(analyze(preset(name)), show_states=True).source, dot_binary()).decode()
+    sized = sized_svg(svg, min_px)
+    assert sized.startswith("<svg") and "pt" not in sized[: sized.index(">")]
+    css_width = float(re.search(r'style="width: ([\d.]+)px; height: auto"', sized)[1])
+    viewbox_width = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+) ', sized)[1])
+    smallest_font = min(float(f) for f in re.findall(r'font-size="([\d.]+)"', sized))
+    drawn_px = smallest_font * css_width / viewbox_width
+    assert drawn_px >= min_px - 0.5
+    own_width_px = float(re.search(r'<svg width="([\d.]+)pt"', svg)[1]) * 4 / 3
+    assert css_width == pytest.approx(max(own_width_px, own_width_px * min_px / (smallest_font * 4 / 3)), abs=1)
+
+
+def test_the_legend_lists_the_marks_the_drawing_has_and_only_those() -> None:
+    def marks(name: str, **view: bool) -> str:
+        return " | ".join(e.mark for e in legend(analyze(preset(name)), **view))
+
+    tutorial = marks("tutorial_keras")
+    assert "Dashed arrow, 'last step only'" in tutorial and "Solid arrow" in tutorial
+    assert "red" not in tutorial.lower() and "⇄" not in tutorial and "stacked outlines" not in tutorial
+    assert "Thick red arrow" in marks("teaching_broken") and "Red note" in marks("teaching_broken")
+    assert "⇄ forward ⊕ backward" in marks("bidirectional")
+    assert "stacked outlines" in marks("tutorial_pytorch_num_layers")
+    assert "transposed" in marks("cnn_lstm_forecaster")
+    assert "Grey dashed box" in marks("tutorial_keras", show_states=True)
+    unrolled = marks("bidirectional", unrolled=True)
+    assert "Blue arrow to the left" in unrolled and "Arrow to the right" in unrolled
+    assert "Blue" not in marks("tutorial_keras", unrolled=True)

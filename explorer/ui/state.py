@@ -8,6 +8,7 @@ reorder never leaves a widget showing a stale value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from explorer.spec import Architecture, Limits, SpecError, parse_architecture, p
 
 ARCH = "arch"
 NOTICE = "notice"
+REFUSED = "refused"  # {widget key: why the value typed there was refused}, shown next to that widget
 LINK_PARAM = "a"
 NO_ACTIVATION = "none"  # an optional choice (an activation, ...) left empty, as its select shows it
 
@@ -84,18 +86,34 @@ def notify(kind: str, text: str) -> None:
     st.session_state[NOTICE] = (kind, text)
 
 
-def apply(change: Callable[[Architecture], Architecture], done: str | None = None) -> None:
-    """Run an edit; keep the last good architecture when the result does not pass the checks."""
+_FIELD_PATH = re.compile(r"^(layers\[\d+\]|input|head)\.")
+
+
+def apply(change: Callable[[Architecture], Architecture], done: str | None = None, field_key: str = "") -> None:
+    """Run an edit; keep the last good architecture when the result does not pass the checks.
+
+    A change typed into one field (`field_key`) is refused next to that field, the rest at the top of the page."""
+    st.session_state.pop(REFUSED, None)
     try:
         arch = validated(change(current()), limits())
     except (SpecError, ValueError, TypeError) as exc:
         problems = exc.problems if isinstance(exc, SpecError) else (str(exc),)
-        notify("error", f"That change was not applied: {problems_text(problems)}. The last good architecture stays.")
+        if field_key:
+            said = problems_text([_FIELD_PATH.sub("", p) for p in problems])
+            st.session_state[REFUSED] = {field_key: f"Not applied: {said}. The last good value stays."}
+        else:
+            notify(
+                "error", f"That change was not applied: {problems_text(problems)}. The last good architecture stays."
+            )
         store(current())  # put the widgets back to what is really in place
         return
     store(arch)
     if done:
         notify("success", done)
+
+
+def field_error(key: str) -> str | None:
+    return st.session_state.get(REFUSED, {}).get(key)
 
 
 def load_text(raw: bytes | str, source: str) -> None:

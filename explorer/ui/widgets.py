@@ -12,14 +12,14 @@ import streamlit as st
 from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer_explained, inserted, moved, removed, set_field
-from explorer.graph import architecture_graph, dot_binary, render_svg, unrolled_graph
+from explorer.graph import architecture_graph, dot_binary, render_svg, sized_svg, unrolled_graph
 from explorer.layers.base import BoolField, FieldRule, IntField, RateField
 from explorer.layers.registry import CANONICAL, canonical_kind
 from explorer.literal import markdown_literal
 from explorer.presets import PRESETS, load_preset
 from explorer.report import summary_rows
-from explorer.spec import Activation, Dense, InputSpec, Limits, architecture_to_json
-from explorer.ui import state
+from explorer.spec import Activation, Dense, InputSpec, architecture_to_json
+from explorer.ui import legend, state
 from explorer.userdata import safe_name
 
 
@@ -28,12 +28,13 @@ def _layers_change(change) -> None:
 
 
 def _field_changed(index: int, field: str) -> None:
-    raw = st.session_state[state.layer_key(index, field)]
+    key = state.layer_key(index, field)
     rule = dict(state.editor_rules(state.current().layers[index]))[field]
-    state.apply(lambda arch: set_field(arch, index, field, state.from_widget(rule, raw)))
+    value = state.from_widget(rule, st.session_state[key])
+    state.apply(lambda arch: set_field(arch, index, field, value), field_key=key)
 
 
-def _input_changed() -> None:
+def _input_changed(key: str = "") -> None:
     s = st.session_state
     spec = InputSpec(
         features=None if s["input.tokens"] else s["input.features"],
@@ -41,14 +42,14 @@ def _input_changed() -> None:
         batch=None if s["input.open_batch"] else s["input.batch"],
         tokens=s["input.tokens"],
     )
-    state.apply(lambda arch: replace(arch, input=spec))
+    state.apply(lambda arch: replace(arch, input=spec), field_key=key)
 
 
-def _head_changed() -> None:
+def _head_changed(key: str = "") -> None:
     s = st.session_state
     activation = None if s["head.activation"] == state.NO_ACTIVATION else Activation(s["head.activation"])
     head = Dense(s["head.units"], activation, s["head.bias"]) if s["head.on"] else None
-    state.apply(lambda arch: replace(arch, head=head))
+    state.apply(lambda arch: replace(arch, head=head), field_key=key)
 
 
 def _upload_changed() -> None:
@@ -57,8 +58,15 @@ def _upload_changed() -> None:
         state.load_text(upload.getvalue(), f"The file {safe_name(upload.name)}")
 
 
+def _bounded_number(label: str, key: str, changed: Callable[[str], None], disabled: bool) -> None:
+    """A whole-number box bounded by explorer's parser, not the browser: a refused value is said under it."""
+    st.number_input(label, step=1, key=key, on_change=changed, args=(key,), disabled=disabled)
+    refused = state.field_error(key)
+    if refused:
+        st.error(markdown_literal(refused))
+
+
 def sidebar() -> None:
-    limits = state.limits()
     with st.sidebar:
         st.header("Presets")
         st.selectbox("Preset", list(PRESETS), key="preset")
@@ -75,21 +83,15 @@ def sidebar() -> None:
             help="Integer ids (batch, time) instead of real-valued features: the first layer must be an Embedding.",
         )
         tokens = st.session_state["input.tokens"]
-        st.number_input(
-            "Features", 1, limits.max_features, key="input.features", on_change=_input_changed, disabled=tokens
-        )
+        _bounded_number("Features", "input.features", _input_changed, disabled=tokens)
         st.checkbox("Variable length (padded batch with lengths)", key="input.variable", on_change=_input_changed)
-        variable = st.session_state["input.variable"]
-        st.number_input(
-            "Sequence length", 1, limits.max_seq_len, key="input.seq_len", on_change=_input_changed, disabled=variable
-        )
+        _bounded_number("Sequence length", "input.seq_len", _input_changed, disabled=st.session_state["input.variable"])
         st.checkbox("Batch unspecified", key="input.open_batch", on_change=_input_changed)
-        open_batch = st.session_state["input.open_batch"]
-        st.number_input("Batch", 1, limits.max_batch, key="input.batch", on_change=_input_changed, disabled=open_batch)
+        _bounded_number("Batch", "input.batch", _input_changed, disabled=st.session_state["input.open_batch"])
         st.header("Head")
         st.checkbox("Dense head", key="head.on", on_change=_head_changed)
         no_head = not st.session_state["head.on"]
-        st.number_input("Head units", 1, limits.max_units, key="head.units", on_change=_head_changed, disabled=no_head)
+        _bounded_number("Head units", "head.units", _head_changed, disabled=no_head)
         activations = [state.NO_ACTIVATION] + [a.value for a in Activation]
         st.selectbox("Activation", activations, key="head.activation", on_change=_head_changed, disabled=no_head)
         st.checkbox("Head bias", key="head.bias", on_change=_head_changed, disabled=no_head)
@@ -112,46 +114,52 @@ def _add(index: int) -> None:
 
 
 def _layer_actions(i: int) -> list[tuple[str, str, str, Callable[[], None]]]:
-    """(material icon, key suffix, tooltip, callback) for the buttons of layer i."""
+    """(label, key suffix, tooltip, callback) for the buttons of layer i: words, which a screen reader reads as
+    they are (an icon is announced by its name, "arrow_upward icon")."""
     return [
-        ("arrow_upward", "up", "Move up", lambda: _layers_change(lambda ls: moved(ls, i, -1))),
-        ("arrow_downward", "down", "Move down", lambda: _layers_change(lambda ls: moved(ls, i, 1))),
-        ("content_copy", "duplicate", "Duplicate", lambda: _layers_change(lambda ls: inserted(ls, i + 1, ls[i]))),
-        (
-            "add",
-            "insert",
-            "Add a layer of the type chosen under 'New layer' after this one",
-            lambda: _add(i + 1),
-        ),
-        ("delete", "remove", "Remove", lambda: _layers_change(lambda ls: removed(ls, i))),
+        ("Up", "up", "Move this layer one place up", lambda: _layers_change(lambda ls: moved(ls, i, -1))),
+        ("Down", "down", "Move this layer one place down", lambda: _layers_change(lambda ls: moved(ls, i, 1))),
+        ("Duplicate", "duplicate", "A copy of this layer after it", lambda: _dup(i)),
+        ("Insert", "insert", "Add a layer of the type chosen under 'New layer' after this one", lambda: _add(i + 1)),
+        ("Remove", "remove", "Remove this layer", lambda: _layers_change(lambda ls: removed(ls, i))),
     ]
 
 
-def _field_widget(column, i: int, name: str, rule: FieldRule, limits: Limits) -> None:
-    """The widget a field's rule calls for: a number box within its limits, a toggle or a select."""
-    common = {
-        "key": state.layer_key(i, name),
-        "on_change": _field_changed,
-        "args": (i, name),
-        "help": rule.help or None,
-    }
+def _dup(i: int) -> None:
+    _layers_change(lambda ls: inserted(ls, i + 1, ls[i]))
+
+
+# px: "return_sequences" and its toggle on one line, in normal and in presentation type; fields wrap to the pane
+FIELD_WIDTH = {False: 160, True: 190}
+
+
+def _field_widget(i: int, name: str, rule: FieldRule, width: int) -> None:
+    """The widget a field's rule calls for, and under it, in words, why a value typed there was refused.
+
+    Number boxes have no bounds of their own: a browser-side bound refuses silently (a red box and a "!"),
+    while explorer's parser says what the limits are and the last good value stays."""
+    key = state.layer_key(i, name)
+    common = {"key": key, "on_change": _field_changed, "args": (i, name), "help": rule.help or None}
     label = "cell" if name == "type" else name
-    if isinstance(rule, IntField):
-        column.number_input(label, rule.low, rule.bound(limits), step=1, placeholder="none", **common)
-    elif isinstance(rule, RateField):
-        column.number_input(label, 0.0, 0.95, step=0.05, **common)
-    elif isinstance(rule, BoolField):
-        column.toggle(label, **common)
-    else:
-        options = [str(o.value) for o in rule.options]
-        column.selectbox(label, [state.NO_ACTIVATION, *options] if rule.optional else options, **common)
+    with st.container(width=width, gap=None, key=f"field-{key}"):
+        if isinstance(rule, IntField):
+            st.number_input(label, step=1, placeholder="none", **common)
+        elif isinstance(rule, RateField):
+            st.number_input(label, step=0.05, format="%.2f", **common)
+        elif isinstance(rule, BoolField):
+            st.toggle(label, **common)
+        else:
+            options = [str(o.value) for o in rule.options]
+            st.selectbox(label, [state.NO_ACTIVATION, *options] if rule.optional else options, **common)
+        refused = state.field_error(key)
+        if refused:
+            st.error(markdown_literal(refused))
 
 
-def _fields(i: int, rules: list[tuple[str, FieldRule]], limits: Limits) -> None:
-    for start in range(0, len(rules), 2):
-        columns = st.columns(2)
-        for column, (name, rule) in zip(columns, rules[start : start + 2], strict=False):
-            _field_widget(column, i, name, rule, limits)
+def _fields(i: int, rules: list[tuple[str, FieldRule]], condensed: bool = False) -> None:
+    with st.container(horizontal=True, gap="small"):
+        for name, rule in rules:
+            _field_widget(i, name, rule, FIELD_WIDTH[condensed])
 
 
 def _kind_label(name: str) -> str:
@@ -159,28 +167,28 @@ def _kind_label(name: str) -> str:
     return f"{canonical_kind(name)[0].GROUP.value} · {name}"
 
 
-def layer_editor() -> None:
-    arch, limits = state.current(), state.limits()
-    st.subheader("Layers")
+def layer_editor(condensed: bool = False) -> None:
+    """A card per layer. Condensed (presentation mode): the fields only, without moving, copying or adding."""
+    arch = state.current()
+    st.subheader("Layers", anchor=False)
     for i, layer in enumerate(arch.layers):
-        with st.container(border=True):
-            top = st.columns([8, 1, 1, 1, 1, 1], vertical_alignment="bottom")
-            top[0].markdown(f"**Layer {i + 1}** · {markdown_literal(layer.title())}", help=layer.SUMMARY or None)
-            for column, (icon, name, tip, action) in zip(top[1:], _layer_actions(i), strict=True):
-                column.button("", icon=f":material/{icon}:", key=f"layer{i}.{name}", help=tip, on_click=action)
+        with st.container(border=True, key=f"card{i}"):
+            st.markdown(f"**Layer {i + 1}** · {markdown_literal(layer.title())}", help=layer.SUMMARY or None)
+            if not condensed:
+                with st.container(horizontal=True, gap="small", key=f"actions{i}"):
+                    for label, name, tip, action in _layer_actions(i):
+                        st.button(label, key=f"layer{i}.{name}", help=tip, on_click=action, type="tertiary")
             rules = state.editor_rules(layer)
-            _fields(i, [(n, r) for n, r in rules if n not in layer.ADVANCED], limits)
+            _fields(i, [(n, r) for n, r in rules if n not in layer.ADVANCED], condensed)
             advanced = [(n, r) for n, r in rules if n in layer.ADVANCED]
-            if advanced:
+            if advanced and not condensed:
                 with st.expander("More options"):
-                    _fields(i, advanced, limits)
-    add = st.columns([2, 1], vertical_alignment="bottom")
-    add[0].selectbox("New layer", CANONICAL, key="new_layer_type", format_func=_kind_label)
-    add[1].button(
-        "Add layer",
-        key="add_layer",
-        on_click=lambda: _add(len(state.current().layers)),
-    )
+                    _fields(i, advanced)
+    if condensed:
+        return
+    with st.container(horizontal=True, vertical_alignment="bottom", key="add_row"):
+        st.selectbox("New layer", CANONICAL, key="new_layer_type", format_func=_kind_label, width=280)
+        st.button("Add layer", key="add_layer", on_click=lambda: _add(len(state.current().layers)))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -193,10 +201,27 @@ def _svg(dot_source: str, binary: str | None) -> bytes | None:
         return None
 
 
-def graph_panel(analysis: Analysis) -> None:
-    options = st.columns(2)
-    unrolled = options[0].toggle("Unrolled in time", key="view.unrolled")
-    show_states = options[1].toggle("Show h_n / c_n", key="view.states", disabled=unrolled)
+ZOOMS = {"1×": 1.0, "1.5×": 1.5, "2×": 2.0}
+
+
+def graph_panel(analysis: Analysis, min_label_px: float) -> None:
+    options = st.container(horizontal=True, vertical_alignment="center", key="graph_options")
+    unrolled = options.toggle(
+        "Unrolled in time",
+        key="view.unrolled",
+        help="Draws each layer once per time step, as the loop really runs: arrows to the right carry the state "
+        "from one step to the next.",
+    )
+    show_states = options.toggle(
+        "Show h_n / c_n",
+        key="view.states",
+        disabled=unrolled,
+        help="Adds the final states each recurrent layer returns beside its output (dashed grey boxes): PyTorch's "
+        "h_n (and c_n for an LSTM), shaped (num_layers × directions, batch, units).",
+    )
+    zoom = options.segmented_control(
+        "Zoom", list(ZOOMS), key="view.zoom", help="Larger text for a projector: the graph scrolls where it is wider."
+    )
     graph = unrolled_graph(analysis) if unrolled else architecture_graph(analysis, show_states)
     svg = _svg(graph.source, dot_binary())
     if svg is None:
@@ -204,31 +229,35 @@ def graph_panel(analysis: Analysis) -> None:
     else:
         # Laid out on the server (a few ms) and inlined: redraws several times faster than
         # st.graphviz_chart's in-browser layout. Safe as HTML: every label is numbers and enum names.
-        text = svg.decode()
-        # Graphviz sizes the SVG in points; let it shrink to the column instead of overflowing it.
-        inline = text[text.index("<svg") :].replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
+        inline = sized_svg(svg.decode(), min_label_px * ZOOMS.get(zoom or "", 1.0))
         st.markdown(f'<div class="dataflow">{inline}</div>', unsafe_allow_html=True)
-    downloads = st.columns(2)
+    legend.graph_legend(analysis, unrolled, show_states and not unrolled)
+    downloads = st.container(horizontal=True, vertical_alignment="center")
     view = "unrolled" if unrolled else "architecture"  # the file is named after the view drawn
-    downloads[0].download_button("Graph (DOT)", graph.source, file_name=f"{view}.gv", key="download_dot")
+    downloads.download_button("Graph (DOT)", graph.source, file_name=f"{view}.gv", key="download_dot")
     if svg is None:
-        downloads[1].caption("SVG download needs graphviz-pure (pip) or Graphviz's dot on the server.")
+        downloads.caption("SVG download needs graphviz-pure (pip) or Graphviz's dot on the server.")
     else:
-        downloads[1].download_button(
-            "Graph (SVG)", svg, file_name=f"{view}.svg", mime="image/svg+xml", key="download_svg"
-        )
+        downloads.download_button("Graph (SVG)", svg, file_name=f"{view}.svg", mime="image/svg+xml", key="download_svg")
+
+
+def diagnostics(analysis: Analysis) -> None:
+    """The diagnostics where the eye is, beside the graph, each with its Fix button."""
+    if not analysis.diagnostics:
+        st.markdown(":green-badge[:material/check: No problems: this stack works]")
+        return
+    diagnostic_list(analysis.diagnostics, "fix")
 
 
 def diagnostic_list(found: Sequence[Diagnostic], key_prefix: str) -> None:
     """Each diagnostic with its fix in words and, where it has one, a button that applies it."""
     for n, d in enumerate(found):
-        show = st.error if d.severity is Severity.ERROR else st.warning
-        columns = st.columns([6, 1])
-        with columns[0]:
-            message, fix = markdown_literal(d.message), markdown_literal(d.fix)
-            show(f"**{d.severity.value.capitalize()}**: {message}\n\n**Fix:** {fix}")
+        row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        show = row.error if d.severity is Severity.ERROR else row.warning
+        message, fix = markdown_literal(d.message), markdown_literal(d.fix)
+        show(f"**{d.severity.value.capitalize()}**: {message}\n\n**Fix:** {fix}")
         if d.action is not None:
-            columns[1].button(
+            row.button(
                 "Fix",
                 key=f"{key_prefix}{n}",
                 type="primary",
