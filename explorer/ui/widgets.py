@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import pandas
 import streamlit as st
@@ -139,7 +140,7 @@ def _field_widget(i: int, name: str, rule: FieldRule, width: int) -> None:
     Number boxes have no bounds of their own: a browser-side bound refuses silently (a red box and a "!"),
     while explorer's parser says what the limits are and the last good value stays."""
     key = state.layer_key(i, name)
-    common = {"key": key, "on_change": _field_changed, "args": (i, name), "help": rule.help or None}
+    common: dict[str, Any] = {"key": key, "on_change": _field_changed, "args": (i, name), "help": rule.help or None}
     label = "cell" if name == "type" else name
     with st.container(width=width, gap=None, key=f"field-{key}"):
         if isinstance(rule, IntField):
