@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import graphviz
@@ -31,6 +32,19 @@ BACKWARD_BLUE = "#1f77b4"
 INPUT_COLOR = "#e8f0fe"
 OUTPUT_COLOR = "#eeeeee"
 _FONT = {"fontname": "Helvetica", "fontsize": "11"}
+KEPT_BACK = "?"
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Labels kept back until a lesson's question is answered, by 1-based layer number."""
+
+    output: int | None = None  # the shape on the edge out of this layer
+    params: int | None = None  # this layer's parameter counts
+    states: int | None = None  # this layer's h_n / c_n
+
+
+NOTHING_HIDDEN = Hidden()
 
 
 def _digraph(name: str) -> graphviz.Digraph:
@@ -61,7 +75,7 @@ def _channels_first(layer: Layer, info: LayerAnalysis) -> bool:
     return isinstance(layer, (TimeWindowLayer, BatchNorm)) and len(info.input_shape) == 3 and info.input_ok
 
 
-def _layer_nodes(graph: graphviz.Digraph, analysis: Analysis, run: tuple[int, ...]) -> None:
+def _layer_nodes(graph: graphviz.Digraph, analysis: Analysis, run: tuple[int, ...], hidden: Hidden) -> None:
     for i in run:
         layer, info = analysis.architecture.stack[i], analysis.layers[i]
         style = layer.node_style()
@@ -73,7 +87,9 @@ def _layer_nodes(graph: graphviz.Digraph, analysis: Analysis, run: tuple[int, ..
             lines.append(f"{layer.num_layers} layers stacked inside")
         if _channels_first(layer, info):
             lines.append("torch: ⇅ transposed to (batch, features, time) and back")
-        if info.params_torch or info.params_keras:
+        if hidden.params == info.index:
+            lines.append(f"params torch {KEPT_BACK} · Keras {KEPT_BACK}")
+        elif info.params_torch or info.params_keras:
             same = info.params_torch == info.params_keras and not isinstance(layer, RecurrentLayer)
             lines.append(
                 f"params {info.params_torch:,}"
@@ -88,7 +104,9 @@ def _layer_nodes(graph: graphviz.Digraph, analysis: Analysis, run: tuple[int, ..
         graph.node(f"layer{info.index}", "\\n".join(lines), **attributes)
 
 
-def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphviz.Digraph:
+def architecture_graph(
+    analysis: Analysis, show_states: bool = False, hidden: Hidden = NOTHING_HIDDEN
+) -> graphviz.Digraph:
     arch = analysis.architecture
     graph = _digraph("architecture")
     what = "token ids" if arch.input.tokens else f"features={arch.input.features}"
@@ -101,10 +119,10 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
                 total = sum(arch.stack[i].depth for i in run)
                 kind = arch.stack[run[0]].kind
                 target.attr(label=f"one nn.{kind}(num_layers={total})", style="dashed", color="#888888", fontsize="10")
-            _layer_nodes(target, analysis, run)
+            _layer_nodes(target, analysis, run, hidden)
     graph.node("output", "output", shape="plaintext", style="")
     names = ["input"] + [f"layer{info.index}" for info in analysis.layers] + ["output"]
-    _data_edges(graph, analysis, names)
+    _data_edges(graph, analysis, names, hidden)
     diagnostics_by_layer: dict[int, list[Diagnostic]] = {}
     for d in analysis.diagnostics:
         diagnostics_by_layer.setdefault(d.layer, []).append(d)
@@ -113,24 +131,25 @@ def architecture_graph(analysis: Analysis, show_states: bool = False) -> graphvi
         for n, diagnostic in enumerate(found):
             _note(graph, f"note{number}_{n}", diagnostic, anchor)
     if show_states:
-        _final_states(graph, analysis)
+        _final_states(graph, analysis, hidden)
     return graph
 
 
 _WANTED = {Form.SEQUENCE: "a sequence", Form.VECTOR: "one vector per example", Form.TOKENS: "token ids"}
 
 
-def _data_edges(graph: graphviz.Digraph, analysis: Analysis, names: list[str]) -> None:
+def _data_edges(graph: graphviz.Digraph, analysis: Analysis, names: list[str], hidden: Hidden) -> None:
     """The edge into each node, labelled with the shape it carries: dashed where a recurrent layer hands on only
     its last step, red where a layer gets a kind of tensor it cannot read."""
     stack = analysis.architecture.stack
     shapes = [analysis.input_shape] + [info.output_shape for info in analysis.layers]
     for k, (source, target_name, shape) in enumerate(zip(names[:-1], names[1:], shapes, strict=True)):
         receiver = analysis.layers[k] if k < len(analysis.layers) else None
-        attrs = {"label": " " + shape_label(shape)}
+        attrs = {"label": " " + (KEPT_BACK if hidden.output == k else shape_label(shape))}
         sender = stack[k - 1] if k > 0 else None
         if isinstance(sender, RecurrentLayer) and not sender.return_sequences:
-            attrs.update(label=attrs["label"] + "\\n last step only", style="dashed")
+            suffix = "" if hidden.output == k else "\\n last step only"  # a hint a lesson keeps back too
+            attrs.update(label=attrs["label"] + suffix, style="dashed")
         if receiver is not None and not receiver.input_ok:
             wanted = " or ".join(_WANTED[f] for f in sorted(stack[k].ACCEPTS, key=list(Form).index))
             attrs.update(
@@ -139,10 +158,15 @@ def _data_edges(graph: graphviz.Digraph, analysis: Analysis, names: list[str]) -
         graph.edge(source, target_name, **attrs)
 
 
-def _final_states(graph: graphviz.Digraph, analysis: Analysis) -> None:
+def _final_states(graph: graphviz.Digraph, analysis: Analysis, hidden: Hidden) -> None:
     """h_n (and c_n) beside each recurrent layer, on its rank."""
     for info in analysis.recurrent:
-        states = [f"{name} {shape_label(shape)}" for name, shape in (("h_n", info.h_n), ("c_n", info.c_n)) if shape]
+        kept_back = hidden.states == info.index
+        states = [
+            f"{name} {KEPT_BACK if kept_back else shape_label(shape)}"
+            for name, shape in (("h_n", info.h_n), ("c_n", info.c_n))
+            if shape
+        ]
         name = f"state{info.index}"
         with graph.subgraph() as row:
             row.attr(rank="same")

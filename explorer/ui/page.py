@@ -8,7 +8,10 @@ condenses the editor and puts the diagnostics with their Fix buttons beside a la
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 PRESENT = "present"  # the session key and the link's parameter
 
@@ -72,7 +75,8 @@ def setup() -> None:
     st.html(_CSS + (_PRESENT_CSS if presenting() else ""))
 
 
-def header() -> None:
+def header(*switches: Callable[[DeltaGenerator], None]) -> None:
+    """The title and the page's mode switches beside it."""
     top = st.container(horizontal=True, vertical_alignment="center", key="header")
     top.title("Stacked-RNN Architecture Explorer", anchor=False)
     top.toggle(
@@ -82,5 +86,7 @@ def header() -> None:
         help="For a projector: larger type and graph, the diagnostics beside it, the sidebar folded away. "
         "The link then carries `present=1`, so the class can open the same view.",
     )
+    for switch in switches:
+        switch(top)
     if not presenting():
         st.caption("Build a stack of recurrent layers and see every shape, parameter and mistake as it flows through.")

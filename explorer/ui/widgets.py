@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.analysis import Analysis, Diagnostic, Severity, apply_fix
 from explorer.codegen import keras_code, pytorch_code
 from explorer.edit import add_layer_explained, inserted, moved, removed, set_field
-from explorer.graph import architecture_graph, dot_binary, render_svg, sized_svg, unrolled_graph
+from explorer.graph import NOTHING_HIDDEN, Hidden, architecture_graph, dot_binary, render_svg, sized_svg, unrolled_graph
 from explorer.layers.base import BoolField, FieldRule, IntField, RateField
 from explorer.layers.registry import CANONICAL, canonical_kind
 from explorer.literal import markdown_literal
@@ -205,7 +205,8 @@ def _svg(dot_source: str, binary: str | None) -> bytes | None:
 ZOOMS = {"1×": 1.0, "1.5×": 1.5, "2×": 2.0}
 
 
-def graph_panel(analysis: Analysis, min_label_px: float) -> None:
+def graph_panel(analysis: Analysis, min_label_px: float, hidden: Hidden = NOTHING_HIDDEN) -> None:
+    """The graph with its switches, legend and downloads; `hidden`: the labels a lesson keeps back for now."""
     options = st.container(horizontal=True, vertical_alignment="center", key="graph_options")
     unrolled = options.toggle(
         "Unrolled in time",
@@ -213,17 +214,20 @@ def graph_panel(analysis: Analysis, min_label_px: float) -> None:
         help="Draws each layer once per time step, as the loop really runs: arrows to the right carry the state "
         "from one step to the next.",
     )
+    if hidden.states is not None:
+        st.session_state["view.states"] = True  # the lesson asks about a final state: it is drawn, as "?"
     show_states = options.toggle(
         "Show h_n / c_n",
         key="view.states",
-        disabled=unrolled,
+        disabled=unrolled or hidden.states is not None,
         help="Adds the final states each recurrent layer returns beside its output (dashed grey boxes): PyTorch's "
         "h_n (and c_n for an LSTM), shaped (num_layers × directions, batch, units).",
     )
     zoom = options.segmented_control(
         "Zoom", list(ZOOMS), key="view.zoom", help="Larger text for a projector: the graph scrolls where it is wider."
     )
-    graph = unrolled_graph(analysis) if unrolled else architecture_graph(analysis, show_states)
+    # The unrolled view has no labels a lesson asks about; it shows no shapes.
+    graph = unrolled_graph(analysis) if unrolled else architecture_graph(analysis, show_states, hidden)
     svg = _svg(graph.source, dot_binary())
     if svg is None:
         st.graphviz_chart(graph.source)  # laid out in the browser: slower, but needs no program here
