@@ -21,6 +21,25 @@ PRESETS = {
     "LSTM autoencoder: LSTM → RepeatVector → LSTM → Dense per step": "lstm_autoencoder.json",
 }
 DEFAULT_PRESET = next(iter(PRESETS))
+# What a select of presets shows: a few words that fit a sidebar; the full name is said beside it.
+SHORT_NAMES = dict(
+    zip(
+        PRESETS,
+        [
+            "Keras tutorial",
+            "PyTorch tutorial, by hand",
+            "PyTorch tutorial, num_layers",
+            "Broken stack (teaching)",
+            "Bidirectional",
+            "Sequence labelling",
+            "Variable length",
+            "Text classifier",
+            "CNN-LSTM forecaster",
+            "LSTM autoencoder",
+        ],
+        strict=True,
+    )
+)
 
 
 def load_preset(name: str) -> Architecture:

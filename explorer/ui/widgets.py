@@ -17,7 +17,7 @@ from explorer.graph import NOTHING_HIDDEN, Hidden, architecture_graph, dot_binar
 from explorer.layers.base import BoolField, FieldRule, IntField, RateField
 from explorer.layers.registry import CANONICAL, canonical_kind
 from explorer.literal import markdown_literal
-from explorer.presets import PRESETS, load_preset
+from explorer.presets import PRESETS, SHORT_NAMES, load_preset
 from explorer.report import summary_rows
 from explorer.spec import Activation, Dense, InputSpec, architecture_to_json
 from explorer.ui import legend, state
@@ -70,7 +70,8 @@ def _bounded_number(label: str, key: str, changed: Callable[[str], None], disabl
 def sidebar() -> None:
     with st.sidebar:
         st.header("Presets")
-        st.selectbox("Preset", list(PRESETS), key="preset")
+        st.selectbox("Preset", list(PRESETS), key="preset", format_func=SHORT_NAMES.__getitem__)
+        st.caption(st.session_state["preset"])  # the full name: what the preset holds
         st.button(
             "Load preset",
             key="load_preset",
@@ -131,7 +132,7 @@ def _dup(i: int) -> None:
 
 
 # px: "return_sequences" and its toggle on one line, in normal and in presentation type; fields wrap to the pane
-FIELD_WIDTH = {False: 160, True: 190}
+FIELD_WIDTH = {False: 180, True: 200}
 
 
 def _field_widget(i: int, name: str, rule: FieldRule, width: int) -> None:

@@ -73,7 +73,7 @@ def test_a_conv_layer_from_the_grouped_picker_goes_in_where_the_user_says(page) 
 
 def test_fix_button_repairs_the_broken_preset(page) -> None:
     page.get_by_role("combobox", name="Preset").click()
-    page.get_by_role("option", name="Teaching: broken stack").click()
+    page.get_by_role("option", name="Broken stack (teaching)").click()
     page.get_by_role("button", name="Load preset").click()
     wait_for_edge_label(page, "needs a sequence")
     page.get_by_role("button", name="Fix").first.click()
