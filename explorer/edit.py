@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from explorer.layers.base import Layer
-from explorer.layers.recurrent import RecurrentLayer
+from explorer.layers.recurrent import CellType, RecurrentLayer
 from explorer.layers.registry import new_layer
 from explorer.shapes import Form
 from explorer.spec import DEFAULT_LIMITS, Architecture, Limits, architecture_from_dict, architecture_to_dict
@@ -69,3 +69,9 @@ def add_layer_explained(arch: Architecture, index: int, kind: str) -> tuple[Arch
 
 def set_field(arch: Architecture, index: int, name: str, value: Any) -> Architecture:
     return arch.with_layer(index, **{name: value})
+
+
+def with_cell(arch: Architecture, cell: CellType) -> Architecture:
+    """The stack with every recurrent layer's cell made `cell`, all else kept: the arms of a cell comparison."""
+    changed = tuple(replace(layer, type=cell) if isinstance(layer, RecurrentLayer) else layer for layer in arch.layers)
+    return replace(arch, layers=changed)

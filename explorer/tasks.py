@@ -435,3 +435,30 @@ def _per_step_misfits(arch: Architecture, task: Task) -> list[Diagnostic]:
             "Change the layers that decide the time axis (return_sequences, pooling, Flatten) to fit the task.",
         )
     ]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The task that shows the most about the stack at hand, and why, for a teacher choosing one."""
+
+    task: str
+    why: str
+
+
+def recommended_task(arch: Architecture) -> Recommendation | None:
+    """Token input: the keyword task. A stack that hands on a sequence: labelling, one label per step. A recurrent
+    stack that hands on one vector: the adding task, where the cell matters (the frequency task is learnt to
+    100 % by any cell, so it compares nothing). None without a recurrent layer, or when the stack does not run."""
+    analysis = analyze(arch)
+    if not analysis.valid or not any(isinstance(layer, RecurrentLayer) for layer in arch.stack):
+        return None
+    if arch.input.tokens:
+        return Recommendation("tokens", "it reads token ids, the input this stack takes.")
+    if len(analysis.layers[-1].output_shape) == 3:
+        return Recommendation("label", "this stack hands on one output per time step: a label for each step.")
+    return Recommendation(
+        "adding",
+        "it is where the cell matters. LSTM and GRU learn to add two numbers marked 40 steps apart; a simple RNN "
+        "does not, its gradients vanish on the way back. Sequence classification is learnt to 100 % by every "
+        "cell, so it compares nothing. Try 'Compare cells'.",
+    )

@@ -160,3 +160,36 @@ def test_a_long_sequence_is_looked_inside_through_a_window_the_user_moves(app: A
     assert heatmap["y"] == list(range(700, 1000))
     assert torch.allclose(torch.tensor(heatmap["z"]), full[700:1000], atol=1e-6)
     assert not app.exception
+
+
+def test_the_train_tab_recommends_the_task_that_shows_a_difference_and_compares_the_cells(app: AppTest) -> None:
+    """The tutorial hands on one vector: the adding task is recommended; once the stack fits it, Compare cells
+    trains LSTM, GRU and RNN versions one after another, each in its turn, and overlays them."""
+    (advice,) = [text for text in shown(app.info) if "For this stack, try" in text]
+    assert "Long-range memory: the adding problem" in advice and "compares nothing" in advice
+    app.button(key="train.use_recommended").click().run()
+    assert app.selectbox(key="train.task").value == "adding"
+    assert any("The task that shows most for this stack" in c.value for c in app.caption)
+    for _ in range(4):  # the adding task's misfits (2 features, 40 steps, 1 output), fixed one by one
+        fixes = [b for b in app.button if b.key and b.key.startswith("taskfix")]
+        if not fixes:
+            break
+        fixes[0].click().run()
+    app.number_input(key="train.steps").set_value(10).run()
+    app.button(key="train.compare_cells").click().run()
+    assert any("GRU, RNN still to train" in c.value for c in app.caption)
+    deadline, most_at_once = time.monotonic() + 180, 0
+    while "Run #3: done" not in progress_text(app) and time.monotonic() < deadline:
+        # One run at a time: the next starts only when the one before has ended.
+        most_at_once = max(most_at_once, sum(run.running for run in app.session_state["runs"]))
+        time.sleep(0.3)
+        app.run()
+    app.run()
+    assert [run.number for run in app.session_state["runs"]] == [1, 2, 3] and most_at_once == 1
+    compared = app.multiselect(key="compare.runs")
+    assert [compared.format_func(n) for n in compared.value] == [
+        "#1 LSTM64→LSTM32 · adding",
+        "#2 GRU64→GRU32 · adding",
+        "#3 RNN64→RNN32 · adding",
+    ]
+    assert not app.exception and not app.session_state["train.queue"]

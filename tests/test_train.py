@@ -20,7 +20,7 @@ from explorer.layers.norm import BatchNorm
 from explorer.layers.reshape import GlobalAvgPool1D
 from explorer.presets import load_preset
 from explorer.spec import Activation, Architecture, CellType, Dense, InputSpec, RecurrentLayer
-from explorer.tasks import TASKS, check_task, make_splits
+from explorer.tasks import TASKS, check_task, make_splits, recommended_task
 from explorer.train import TaskMismatch, TrainConfig, Trainer, layer_groups, resolve_device
 
 from helpers import ASSETS, valid_stacks
@@ -289,3 +289,17 @@ def test_validation_runs_dropout_and_batch_norm_in_evaluation_mode() -> None:
     assert trainer._evaluate(model, val) == first
     in_one_chunk = Trainer(arch, TASKS["classify"], TrainConfig(batch_size=100))._evaluate(model, val)
     assert in_one_chunk == pytest.approx(first, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("preset", "task"),
+    [
+        ("Tutorial (Keras): LSTM 64 → GRU 32 → Dense 5", "adding"),
+        ("Sequence labelling: one label per time step", "label"),
+        ("Text classifier: Embedding → bidirectional LSTM → GlobalMaxPool → Dense", "tokens"),
+        ("Teaching: broken stack (a middle layer without return_sequences)", None),
+    ],
+)
+def test_the_recommended_task_is_the_one_that_shows_most_for_the_stack(preset: str, task: str | None) -> None:
+    found = recommended_task(load_preset(preset))
+    assert (found.task if found else None) == task

@@ -9,11 +9,13 @@ import streamlit as st
 
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
+from explorer.edit import with_cell
 from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window
-from explorer.layers.recurrent import RecurrentLayer
+from explorer.layers.recurrent import CellType, RecurrentLayer
 from explorer.literal import markdown_literal
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots, run_labels
-from explorer.tasks import TASKS, Kind, Task, check_task
+from explorer.spec import Architecture
+from explorer.tasks import TASKS, Kind, Task, check_task, recommended_task
 from explorer.train import StopReason, TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
@@ -21,6 +23,8 @@ from explorer.userdata import USER_TASKS, DataError, safe_name, user_task
 from explorer.worker import check_run
 
 RUNS = "runs"
+QUEUE = "train.queue"  # (cell, stack) a "Compare cells" still has to train, in order: stacks taken at the click
+CELLS = (CellType.LSTM, CellType.GRU, CellType.RNN)
 
 
 @st.cache_resource
@@ -75,8 +79,10 @@ def _csv_changed() -> None:
     st.session_state[USER_DATA] = (kind, upload.name, upload.getvalue(), task)
 
 
-def _start() -> None:
+def _start(arch: Architecture | None = None) -> None:
+    """A run of `arch` (the page's stack when None) on the chosen task and settings."""
     s = st.session_state
+    arch = arch or state.current()
     config = TrainConfig(
         steps=s["train.steps"],
         batch_size=s["train.batch"],
@@ -92,10 +98,11 @@ def _start() -> None:
     csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
     number = runs[-1].number + 1 if runs else 1
     try:
-        check_run(state.current(), task, config, limits)  # refused here, before any process starts
-        run = _slots().start(number, state.current(), task, config, csv=csv_bytes)
+        check_run(arch, task, config, limits)  # refused here, before any process starts
+        run = _slots().start(number, arch, task, config, csv=csv_bytes)
     except (ValueError, ServerBusy) as exc:
         state.notify("error", f"Training did not start: {exc}")
+        s.pop(QUEUE, None)  # a comparison waiting for its next arm stops here too
         return
     for older in runs:
         older.release()  # only the newest run's trained model is looked inside: the others' stay on disk
@@ -110,7 +117,23 @@ def _start() -> None:
         )
 
 
+def _compare_cells() -> None:
+    """LSTM, GRU and simple-RNN versions of the stack, trained one after another with the same settings: each
+    starts when the one before it ends, so a comparison holds one of the server's training slots at a time."""
+    arch = state.current()
+    st.session_state[QUEUE] = [(cell.value, with_cell(arch, cell)) for cell in CELLS[1:]]
+    _start(with_cell(arch, CELLS[0]))
+
+
+def _next_arm() -> None:
+    """The comparison's next cell, once the run before it has ended."""
+    queue = st.session_state.get(QUEUE)
+    if queue:
+        _start(queue.pop(0)[1])
+
+
 def _stop() -> None:
+    st.session_state.pop(QUEUE, None)
     run = _active()
     if run is not None:
         run.stop()
@@ -153,28 +176,57 @@ def train_tab(analysis: Analysis) -> None:
         st.caption("Upload a CSV to train on your own data.")
     else:
         st.caption(markdown_literal(f"{task.description} Baseline to beat: {task.baseline_name}."))  # CSV labels
+    _recommend(analysis.architecture)
 
     misfits = check_task(analysis.architecture, task) if analysis.valid and task else []
     diagnostic_list(misfits, "taskfix")
     run = _active()
+    if run is not None and not run.running and s.get(QUEUE):
+        _next_arm()
+        run = _active()
     busy = run is not None and run.running
-    buttons = st.columns([1, 1, 6])
-    buttons[0].button(
-        "Train",
-        key="train.start",
-        type="primary",
-        on_click=_start,
-        disabled=busy or bool(misfits) or not analysis.valid or task is None,
+    cannot = busy or bool(misfits) or not analysis.valid or task is None
+    buttons = st.container(horizontal=True, vertical_alignment="center")
+    buttons.button("Train", key="train.start", type="primary", on_click=_start, disabled=cannot)
+    buttons.button("Stop", key="train.stop", on_click=_stop, disabled=not busy)
+    buttons.button(
+        "Compare cells",
+        key="train.compare_cells",
+        on_click=_compare_cells,
+        disabled=cannot or not analysis.recurrent,
+        help="Trains LSTM, GRU and simple-RNN versions of this stack one after another, with the same task, "
+        "settings and seed, and overlays their curves below.",
     )
-    buttons[1].button("Stop", key="train.stop", on_click=_stop, disabled=not busy)
+    if s.get(QUEUE):
+        waiting = ", ".join(cell for cell, _ in s[QUEUE])
+        buttons.caption(f"Comparing cells: {waiting} still to train, one after another.")
     if not analysis.valid:
-        buttons[2].caption("Fix the architecture's errors first.")
+        buttons.caption("Fix the architecture's errors first.")
     if run is None:
         return
     _live(run)
     if not run.running:
         _after(run)
     _compare()
+
+
+def _use_task(name: str) -> None:
+    st.session_state["train.task"] = name
+    _task_changed()
+
+
+def _recommend(arch: Architecture) -> None:
+    """The task that shows most for this stack: said, with a button, where another one is chosen."""
+    recommendation = recommended_task(arch)
+    if recommendation is None:
+        return
+    title = TASKS[recommendation.task].title
+    if st.session_state["train.task"] == recommendation.task:
+        st.caption(f"The task that shows most for this stack: {recommendation.why}")
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.info(f"For this stack, try **{title}**: {recommendation.why}")  # our own words
+    row.button("Use it", key="train.use_recommended", on_click=_use_task, args=(recommendation.task,))
 
 
 def _live(run: TrainingRun) -> None:
