@@ -179,6 +179,18 @@ def classification_task(raw: bytes, name: str = "your sequences", limits: Limits
 USER_TASKS = {"csv-forecast": forecast_task, "csv-classify": classification_task}
 
 
+def csv_format(kind: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """What a file for `kind` must look like, said where the file is chosen (page users never see the README)."""
+    layout = {
+        "csv-forecast": "a header row of names, then one time series per column, numbers only. Each example is a "
+        "window of the input's sequence length and its target the next five values; the input takes 1 feature.",
+        "csv-classify": "no header; one sequence per row, its label first: rising,0.1,0.3,0.2,... Labels may be "
+        "words or numbers; rows may differ in length (make the input variable-length then).",
+    }[kind]
+    size = f"{limits.max_csv_bytes / 2**20:g} MB"
+    return f"The file: {layout} At most {size} and {MAX_ROWS:,} rows; no empty cells, NaN or text among the numbers."
+
+
 def user_task(kind: str, raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Task:
     return USER_TASKS[kind](raw, safe_name(name), limits)
 

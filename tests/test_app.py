@@ -39,7 +39,7 @@ def test_default_page_shows_the_tutorial(app: AppTest) -> None:
     assert "(batch=4, time=20, features=64)" in graph(app)
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
     total = summary(app)[-1]
-    assert (total["Params PyTorch"], total["Params Keras"]) == (29_029, 28_773)
+    assert (total["Params PyTorch"], total["Params Keras"]) == ("29,029", "28,773")  # as the graph writes them
     (formulas,) = [
         m.value for m in next(e for e in app.expander if e.label.startswith("How the parameters")).markdown
     ]  # how they add up, where the two frameworks part
@@ -55,7 +55,7 @@ def test_adding_a_layer_keeps_a_working_stack_working_and_says_what_changed(app:
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32, return_sequences)", "RNN(32)",
                                  "Dense(5, softmax)"]  # fmt: skip
     assert "needs a sequence" not in graph(app) and not app.error
-    (notice,) = [text for text in shown(app.success) if "Added RNN as layer 3." in text]
+    (notice,) = [text for text in shown(app.toast) if "Added RNN as layer 3." in text]
     assert "Layer 2 now hands on its whole sequence (return_sequences)" in notice
     app.toggle(key="layer1.return_sequences").set_value(False).run()  # undone by hand: the classic mistake
     assert "#d62728" in graph(app) and "needs a sequence" in graph(app)
@@ -80,12 +80,12 @@ def test_toggling_return_sequences_changes_the_edge_shape(app: AppTest) -> None:
     app.toggle(key="layer1.return_sequences").set_value(True).run()
     after = graph(app)
     assert "(batch=4, time=20, features=32)" in after and "(batch=4, time=20, features=5)" in after
-    assert summary(app)[2]["Output shape"] == "(4, 20, 5)"
+    assert summary(app)[2]["Output shape"] == "(batch=4, time=20, features=5)"
 
 
 def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTest) -> None:
     app.number_input(key="layer0.units").set_value(16).run()
-    assert summary(app)[0]["Params PyTorch"] == 4 * (16 * 10 + 16 * 16 + 2 * 16)
+    assert summary(app)[0]["Params PyTorch"] == f"{4 * (16 * 10 + 16 * 16 + 2 * 16):,}"
     app.toggle(key="layer0.bidirectional").set_value(True).run()
     assert "(batch=4, time=20, features=32)" in graph(app) and "⇄" in graph(app)
     app.number_input(key="layer0.num_layers").set_value(2).run()
@@ -223,7 +223,7 @@ def test_a_layer_of_any_kind_is_edited_through_its_own_fields(app: AppTest) -> N
         "GlobalMaxPool1D",
     ]
     app.number_input(key="layer0.vocab").set_value(300).run()
-    assert summary(app)[0]["Params PyTorch"] == 300 * 32
+    assert summary(app)[0]["Params PyTorch"] == f"{300 * 32:,}"
     app.selectbox(key="layer3.activation").set_value("gelu").run()
     assert layer_titles(app)[3] == "Dense(16, gelu)"
     app.checkbox(key="input.tokens").set_value(False).run()  # real-valued features into an Embedding
@@ -245,7 +245,7 @@ def test_the_grouped_picker_adds_any_kind(app: AppTest) -> None:
 def test_the_head_can_go_without_its_bias(app: AppTest) -> None:
     app.checkbox(key="head.bias").set_value(False).run()
     assert layer_titles(app)[-1] == "Dense(5, softmax, no bias)"
-    assert summary(app)[-2]["Params PyTorch"] == 32 * 5
+    assert summary(app)[-2]["Params PyTorch"] == f"{32 * 5:,}"
 
 
 def test_a_token_model_opens_the_train_tab_on_the_token_task() -> None:
@@ -271,7 +271,7 @@ def test_pasted_code_is_imported_once_its_open_sizes_are_answered(app: AppTest) 
     app.text_input(key="source.value0").set_value("48").run()
     app.button(key="source.import").click().run()
     assert layer_titles(app) == ["LSTM(48, return_sequences)", "GRU(8)", "Dense(2)"]
-    (notice,) = [text for text in shown(app.success) if "Imported model (keras)" in text]
+    (notice,) = [text for text in shown(app.toast) if "Imported model (keras)" in text]
     assert "line 3: SpatialDropout1D is not in the layer catalogue" in notice
     link = app.query_params["a"]
     assert decode(link[0] if isinstance(link, list) else link).layers[0].units == 48  # the link holds it too

@@ -193,3 +193,11 @@ def test_the_train_tab_recommends_the_task_that_shows_a_difference_and_compares_
         "#3 RNN64→RNN32 · adding",
     ]
     assert not app.exception and not app.session_state["train.queue"]
+
+
+@pytest.mark.parametrize(("kind", "words"), [("csv-forecast", "one time series per column"),
+                                             ("csv-classify", "one sequence per row, its label first")])  # fmt: skip
+def test_a_csv_task_says_on_the_page_what_the_file_must_hold(app: AppTest, kind: str, words: str) -> None:
+    app.selectbox(key="train.task").set_value(kind).run()
+    (format_said,) = [c for c in shown(app.caption) if c.startswith("The file: ")]
+    assert words in format_said and "At most 2 MB and 20,000 rows" in format_said

@@ -19,7 +19,7 @@ from explorer.tasks import TASKS, Kind, Task, check_task, recommended_task
 from explorer.train import StopReason, TrainConfig
 from explorer.ui import state
 from explorer.ui.widgets import diagnostic_list
-from explorer.userdata import USER_TASKS, DataError, safe_name, user_task
+from explorer.userdata import USER_TASKS, DataError, csv_format, safe_name, user_task
 from explorer.worker import check_run
 
 RUNS = "runs"
@@ -74,7 +74,7 @@ def _csv_changed() -> None:
         task = user_task(kind, upload.getvalue(), upload.name, state.limits())
     except DataError as exc:
         name = safe_name(upload.name)
-        state.notify("error", f"{name} was not used: {exc}. The format is in the README (Your own data).")
+        state.notify("error", f"{name} was not used: {exc}. What the file must hold is written under the upload box.")
         return
     st.session_state[USER_DATA] = (kind, upload.name, upload.getvalue(), task)
 
@@ -168,9 +168,8 @@ def train_tab(analysis: Analysis) -> None:
     columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
     columns[5].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device")
     if s["train.task"] in USER_TASKS:
-        st.file_uploader(
-            "Your CSV (format: README, Your own data)", type=["csv", "txt"], key="train.csv", on_change=_csv_changed
-        )
+        st.file_uploader("Your CSV", type=["csv", "txt"], key="train.csv", on_change=_csv_changed)
+        st.caption(csv_format(s["train.task"], limits))
     task = _chosen_task()
     if task is None:
         st.caption("Upload a CSV to train on your own data.")

@@ -19,6 +19,7 @@ from explorer.layers.registry import CANONICAL, canonical_kind
 from explorer.literal import markdown_literal
 from explorer.presets import PRESETS, SHORT_NAMES, load_preset
 from explorer.report import summary_rows
+from explorer.shapes import shape_label
 from explorer.spec import Activation, Dense, InputSpec, architecture_to_json
 from explorer.ui import legend, state
 from explorer.userdata import safe_name
@@ -273,30 +274,30 @@ def diagnostic_list(found: Sequence[Diagnostic], key_prefix: str) -> None:
 
 def summary(analysis: Analysis) -> None:
     layers = summary_rows(analysis)
+    # Written as the graph writes them: (batch=4, time=20, features=64) and 19,456.
     rows = [
         {
             "#": str(r.index),
             "Layer": r.title,
-            "Output shape": r.output_shape,
-            "Params PyTorch": r.params_torch,
-            "Params Keras": r.params_keras,
+            "Output shape": shape_label(info.output_shape),
+            "Params PyTorch": f"{r.params_torch:,}",
+            "Params Keras": f"{r.params_keras:,}",
             "Notes": r.notes,
         }
-        for r in layers
+        for r, info in zip(layers, analysis.layers, strict=True)
     ]
     rows.append(
         {
             "#": "",
             "Layer": "Total",
             "Output shape": "",
-            "Params PyTorch": analysis.total_params_torch,
-            "Params Keras": analysis.total_params_keras,
+            "Params PyTorch": f"{analysis.total_params_torch:,}",
+            "Params Keras": f"{analysis.total_params_keras:,}",
             "Notes": "",
         }
     )
     # A static table, not st.dataframe: its cells wrap, so the notes (what each layer hands on, and why) are
     # read whole instead of cut at the column's edge. The layer number is the index: no extra 0, 1, 2 column.
-    # Plain numbers: a pandas Styler for thousands separators would cost 4 ms more on every rerun.
     st.table(pandas.DataFrame(rows).set_index("#"), border="horizontal")
     with st.expander("How the parameters add up, and why PyTorch and Keras count differently"):
         explanation = (
@@ -327,5 +328,8 @@ def notice() -> None:
     found = st.session_state.pop(state.NOTICE, None)
     if found:
         kind, text = found
-        show = {"error": st.error, "info": st.info}.get(kind, st.success)
-        show(markdown_literal(text))  # a notice may quote a key or value from a link or file: shown as typed
+        literal = markdown_literal(text)  # a notice may quote a key or value from a link or file: shown as typed
+        if kind == "success":  # a confirmation floats in a corner instead of pushing the page down
+            st.toast(literal, icon=":material/check:", duration="long" if len(text) > 60 else "short")
+        else:  # a refusal or an instruction stays until the next change
+            (st.error if kind == "error" else st.info)(literal)
