@@ -29,11 +29,13 @@ _CSS = """
 .st-key-workspace > div:has(> .st-key-side_pane) { flex: 4 1 20rem !important; min-width: 0; }
 /* A graph wider than its pane scrolls sideways rather than shrinking its labels out of reach. */
 .dataflow { overflow-x: auto; }
-/* Dark theme: the graph's lines and plain text follow the page; the coloured boxes keep dark text. */
-.dataflow.dark g.edge path, .dataflow.dark g.edge polygon { stroke: #d0d0d0; }
-.dataflow.dark g.edge polygon { fill: #d0d0d0; }
-.dataflow.dark g.edge text, .dataflow.dark g.node text.plain, .dataflow.dark g.cluster text { fill: #e8e8e8; }
-.dataflow.dark g.cluster polygon { stroke: #aaaaaa; }
+/* The graph follows the page's theme: its background, black lines and free-standing text take the page's own
+   colours (currentColor), so that a dark theme gets no white block; text inside the pale boxes stays dark. */
+.dataflow svg g.graph > polygon[fill="white"] { fill: none; }
+.dataflow svg [stroke="black"] { stroke: currentColor; }
+.dataflow svg g.edge polygon[fill="black"] { fill: currentColor; }
+.dataflow svg g.edge text:not([fill]), .dataflow svg g.cluster text:not([fill]),
+.dataflow svg g.node:not(:has(path, polygon, ellipse)) text:not([fill]) { fill: currentColor; }
 /* A title sized for a projector: one line at 1024 px, the mode switch beside it. */
 h1 { font-size: 1.9rem !important; padding: 0 !important; }
 .st-key-header > div:has(h1) { flex: 0 1 auto !important; width: auto !important; }

@@ -56,6 +56,11 @@ LAYOUT_FACTS = """(controls) => {
 }"""
 
 
+# The page's style sheet may arrive just after the graph: its rule for the graph's background says it is there.
+CSS_APPLIED = """() =>
+    getComputedStyle(document.querySelector("div.dataflow svg g.graph > polygon")).fill === "none" """
+
+
 def overlap(a: list[float], b: list[float]) -> float:
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
@@ -67,6 +72,7 @@ def open_page(browser, app_url: str, query: str, size: dict[str, int] = PROJECTO
     page = context.new_page()
     page.goto(f"{app_url}/?{query}")
     page.wait_for_selector("div.dataflow svg g.edge text", timeout=60_000)
+    page.wait_for_function(CSS_APPLIED, timeout=20_000)
     return context, page
 
 
@@ -140,5 +146,37 @@ def test_a_lesson_walked_end_to_end(browser, app_url) -> None:
         expect(page.get_by_text("How many parameters does layer 2, the GRU(32) reading 64 features")).to_be_visible()
         assert "lesson=stacking" in page.url
         page.screenshot(path=ARTIFACTS / "lesson_stacking.png")
+    finally:
+        context.close()
+
+
+def test_the_graph_follows_a_dark_theme(browser, app_url) -> None:
+    """No white block: the graph's background is the page's and its lines and labels take the page's text
+    colour; the red of a broken edge stays red."""
+    broken = next(name for name in PRESETS if name.startswith("Teaching"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}/?a={encode(load_preset(broken))}")
+        page.wait_for_selector("div.dataflow svg g.edge text", timeout=60_000)
+        page.wait_for_function(CSS_APPLIED, timeout=20_000)
+        colours = page.evaluate(
+            """() => {
+                const rgb = c => c.match(/\\d+/g).slice(0, 3).map(Number);
+                const fill = e => rgb(getComputedStyle(e).fill);
+                const edges = [...document.querySelectorAll("div.dataflow svg g.edge text")];
+                return {
+                    page: rgb(getComputedStyle(document.querySelector(".stApp")).backgroundColor),
+                    background: getComputedStyle(document.querySelector("div.dataflow svg g.graph > polygon")).fill,
+                    labels: edges.filter(t => !t.getAttribute("fill")).map(fill),
+                    red: edges.filter(t => t.getAttribute("fill")).map(fill),
+                };
+            }"""
+        )
+        assert sum(colours["page"]) < 3 * 60  # the dark theme is on
+        assert colours["background"] == "none"
+        assert colours["labels"] and all(sum(c) > 3 * 180 for c in colours["labels"])  # light on dark
+        assert colours["red"] and all(c[0] > 150 and c[1] < 100 for c in colours["red"])
+        page.screenshot(path=ARTIFACTS / "page_dark.png")
     finally:
         context.close()
