@@ -149,3 +149,9 @@ def forecast_plot(history: Sequence[float], target: Sequence[float], prediction:
         },
     ]
     return _figure(traces, "forecast of one validation sequence", xaxis=_axis("time step"))
+
+
+def input_heatmap(values: Sequence[Sequence[float]], steps: Sequence[int], title: str) -> go.Figure:
+    """One sample's input beside its states: time down on the same rows, features across."""
+    heatmap = {"type": "heatmap", "z": values, "y": list(steps), "colorscale": "Cividis", "showscale": False}
+    return _figure([heatmap], title, xaxis=_axis("feature"), yaxis=_axis("time step", autorange="reversed"))

@@ -167,3 +167,21 @@ def heatmap_window(values: torch.Tensor, first_step: int = 0) -> HeatmapWindow:
         notes.append(f"every {_ordinal(units.step)} unit of {total_units}")
     shown = values[steps.start : steps.stop, units.start :: units.step]
     return HeatmapWindow(shown.tolist(), steps, units, "Showing " + " and ".join(notes) + "." if notes else None)
+
+
+def input_window(x: torch.Tensor, window: HeatmapWindow) -> list[list[float]]:
+    """One sample's input (time, features) — or token ids (time,) — over the steps a state heatmap shows, so
+    that the two are read side by side, row for row."""
+    values = x.unsqueeze(-1) if x.dim() == 1 else x
+    return values[window.steps.start : window.steps.stop].tolist()
+
+
+def sample_target(y: torch.Tensor, classification: bool, window: HeatmapWindow) -> str:
+    """What the network should answer for one sample, in words: its class, its label at each shown step, or its
+    target values."""
+    if y.dim() == 0:
+        return f"Its label: class {int(y)}." if classification else f"Its target: {float(y):.3f}."
+    if classification:  # one label per step
+        shown = y[window.steps.start : window.steps.stop].tolist()
+        return f"Its labels at steps {window.steps.start}–{window.steps.stop - 1}: " + " ".join(map(str, shown)) + "."
+    return "Its targets: " + ", ".join(f"{v:.3f}" for v in y.tolist()) + "."

@@ -34,9 +34,11 @@ def wait_until(at: AppTest, words: tuple[str, ...], timeout: float = 90) -> str:
     raise AssertionError(f"the run never reached {words}; last progress: {progress_text(at)!r}")
 
 
-def inside_heatmap(app: AppTest) -> dict:
+def inside_heatmap(app: AppTest, of: str = " of layer ") -> dict:
+    """The heatmap whose title holds `of`: a layer's states or gates, or (`of="sample"` alone) the input."""
     figures = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
-    (heatmap,) = [f for f in figures if f["data"] and f["data"][0]["type"] == "heatmap"]
+    heatmaps = [f for f in figures if f["data"] and f["data"][0]["type"] == "heatmap"]
+    (heatmap,) = [f for f in heatmaps if of in f["layout"]["title"]["text"]]
     return heatmap
 
 
@@ -64,6 +66,12 @@ def test_train_draws_the_curves_and_the_results(app: AppTest) -> None:
     heatmap = inside_heatmap(app)
     assert heatmap["layout"]["title"]["text"] == "hidden state h_t of layer 1 LSTM (time × units), sample 0"
     assert torch.allclose(torch.tensor(heatmap["data"][0]["z"]), torch_output, atol=1e-5)
+    # Beside it, row for row, what went in, and what the answer should be.
+    inputs = inside_heatmap(app, "input x_t, sample 0")
+    assert torch.allclose(torch.tensor(inputs["data"][0]["z"]), x[0], atol=1e-6)
+    assert inputs["data"][0]["y"] == heatmap["data"][0]["y"] == list(range(20))
+    label = int(run.trained.validation_samples.y[0])
+    assert f"Its label: class {label}." in shown(app.caption)
     # ...and its forget gate, on a 0-to-1 scale; the GRU offers its own gates.
     app.selectbox(key="inside.view.LSTM").set_value("f").run()
     heatmap = inside_heatmap(app)

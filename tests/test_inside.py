@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.build import build
-from explorer.inside import GATES, MAX_STEPS_SHOWN, MAX_UNITS_SHOWN, VIEWS, heatmap_window, layer_steps, steps
+from explorer.inside import (
+    GATES,
+    MAX_STEPS_SHOWN,
+    MAX_UNITS_SHOWN,
+    VIEWS,
+    heatmap_window,
+    input_window,
+    layer_steps,
+    sample_target,
+    steps,
+)
 from explorer.layers.stages import RecurrentBlock
 from explorer.presets import load_preset
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
@@ -113,3 +123,15 @@ def test_every_recurrent_layer_of_any_stack_is_seen_wherever_it_sits(arch: Archi
                 output = stage.rnn(h)[0]
                 torch.testing.assert_close(layer_steps(model, x, index)["h"], output, rtol=1e-4, atol=1e-5)
             h, _ = stage(h, None)
+
+
+def test_the_answer_a_sample_should_get_is_said_in_words() -> None:
+    window = heatmap_window(torch.zeros(30, 4), first_step=10)  # steps 10 to 29 shown
+    assert sample_target(torch.tensor(3), True, window) == "Its label: class 3."
+    labels = torch.arange(30) % 3
+    said = sample_target(labels, True, window)
+    assert said.startswith("Its labels at steps 10–29: 1 2 0 1") and said.endswith(" 2.")
+    assert sample_target(torch.tensor([0.5, 1.25]), False, window) == "Its targets: 0.500, 1.250."
+    tokens = torch.arange(30)
+    assert input_window(tokens, window) == [[t] for t in range(10, 30)]  # token ids: one column
+    assert input_window(torch.ones(30, 2), window) == [[1.0, 1.0]] * 20

@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import charts
 from explorer.analysis import Analysis, short_layer_names
 from explorer.edit import with_cell
-from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window
+from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window, input_window, sample_target
 from explorer.layers.recurrent import CellType, RecurrentLayer
 from explorer.literal import markdown_literal
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots, run_labels
@@ -340,7 +340,15 @@ def _inside(run: TrainingRun) -> None:
         st.caption(window.note)
     title = f"{views[view]} of layer {names[layer]} (time × units), sample {sample}"
     figure = charts.state_heatmap(window.values, title, view in GATES, window.steps, window.units)
-    st.plotly_chart(figure, key="heatmap")
+    # What went in, row for row beside what the layer made of it, and what the answer should be.
+    st.caption(sample_target(val.y[sample], run.task.kind is Kind.CLASSIFICATION, window))
+    what_went_in, states = st.columns([1, 3])
+    what = "token ids" if run.arch.input.tokens else "input x_t"
+    what_went_in.plotly_chart(
+        charts.input_heatmap(input_window(val.x[sample], window), window.steps, f"{what}, sample {sample}"),
+        key="input_heatmap",
+    )
+    states.plotly_chart(figure, key="heatmap")
     if run.task.name == "forecast":
         x = val.x[sample : sample + 1]
         prediction = trained.model(x)[0].detach()
