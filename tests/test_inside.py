@@ -126,12 +126,14 @@ def test_every_recurrent_layer_of_any_stack_is_seen_wherever_it_sits(arch: Archi
 
 
 def test_the_answer_a_sample_should_get_is_said_in_words() -> None:
-    window = heatmap_window(torch.zeros(30, 4), first_step=10)  # steps 10 to 29 shown
+    total = MAX_STEPS_SHOWN + 20
+    window = heatmap_window(torch.zeros(total, 4), first_step=10)
+    last = 10 + MAX_STEPS_SHOWN - 1
+    assert (window.steps.start, window.steps.stop - 1) == (10, last)
     assert sample_target(torch.tensor(3), True, window) == "Its label: class 3."
-    labels = torch.arange(30) % 3
+    labels = torch.arange(total) % 3
     said = sample_target(labels, True, window)
-    assert said.startswith("Its labels at steps 10–29: 1 2 0 1") and said.endswith(" 2.")
+    assert said.startswith(f"Its labels at steps 10–{last}: 1 2 0 1") and said.endswith(f" {last % 3}.")
     assert sample_target(torch.tensor([0.5, 1.25]), False, window) == "Its targets: 0.500, 1.250."
-    tokens = torch.arange(30)
-    assert input_window(tokens, window) == [[t] for t in range(10, 30)]  # token ids: one column
-    assert input_window(torch.ones(30, 2), window) == [[1.0, 1.0]] * 20
+    assert input_window(torch.arange(total), window) == [[t] for t in range(10, last + 1)]  # token ids: one column
+    assert input_window(torch.ones(total, 2), window) == [[1.0, 1.0]] * MAX_STEPS_SHOWN
