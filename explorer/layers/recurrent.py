@@ -56,16 +56,39 @@ class RecurrentLayer(Layer):
     SUMMARY: ClassVar[str] = "reads a sequence step by step, carrying a hidden state"
 
     type: CellType
-    units: int = rule(IntField(1, "max_units", help="size of the hidden state"))
-    return_sequences: bool = rule(
-        BoolField(help="on: hand on the output at every time step; off: only the last one (Keras' default)"), False
+    units: int = rule(
+        IntField(1, "max_units", help="size of the hidden state: the features this layer hands on (on its out-arrow)")
     )
-    bidirectional: bool = rule(
-        BoolField(help="a second copy reads the sequence backwards; the outputs are joined: 2 × units features"),
+    return_sequences: bool = rule(
+        BoolField(
+            help="on: hand on the output at every time step (graph: a solid arrow with a time axis); off: only the "
+            "last one, Keras' default (graph: a dashed arrow, 'last step only', no time axis)"
+        ),
         False,
     )
-    dropout: float = rule(RateField(help="torch's dropout between the layers stacked inside (num_layers > 1)"), 0.0)
-    num_layers: int = rule(IntField(1, "max_num_layers", help="torch's num_layers: layers stacked in one module"), 1)
+    bidirectional: bool = rule(
+        BoolField(
+            help="a second copy reads the sequence backwards; the outputs are joined: 2 × units features (graph: "
+            "'⇄ forward ⊕ backward' in the box, features doubled on the out-arrow)"
+        ),
+        False,
+    )
+    dropout: float = rule(
+        RateField(
+            help="torch's dropout between the layers stacked inside (num_layers > 1), while training only: no "
+            "weights, no change of shape"
+        ),
+        0.0,
+    )
+    num_layers: int = rule(
+        IntField(
+            1,
+            "max_num_layers",
+            help="torch's num_layers: layers stacked in one module, each reading the one below's sequence (graph: "
+            "stacked outlines round the box)",
+        ),
+        1,
+    )
     activation: CellActivation = rule(
         ChoiceField(CellActivation, help="the cell's activation; relu exists in torch only for the simple RNN"),
         CellActivation.TANH,
