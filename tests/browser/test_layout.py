@@ -180,3 +180,15 @@ def test_the_graph_follows_a_dark_theme(browser, app_url) -> None:
         page.screenshot(path=ARTIFACTS / "page_dark.png")
     finally:
         context.close()
+
+
+def test_on_a_phone_the_graph_comes_before_the_editor(browser, app_url) -> None:
+    context, page = open_page(browser, app_url, "", {"width": 390, "height": 844})
+    try:
+        graph = page.locator("div.dataflow svg").bounding_box()
+        first_card = page.locator("[class*='st-key-card0']").bounding_box()
+        assert graph["y"] + graph["height"] <= first_card["y"]
+        assert graph["y"] < 2 * 844  # within two screens of the top, not three below the editor
+        page.screenshot(path=ARTIFACTS / "page_phone.png")
+    finally:
+        context.close()
