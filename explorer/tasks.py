@@ -13,7 +13,7 @@ from enum import Enum
 
 import torch
 
-from explorer.analysis import Diagnostic, Dim, FixAction, Severity, analyze, shape_label
+from explorer.analysis import Analysis, Diagnostic, Dim, FixAction, Severity, analyze, shape_label
 from explorer.layers.embedding import Embedding
 from explorer.layers.recurrent import RecurrentLayer
 from explorer.spec import Activation, Architecture, Dense
@@ -445,11 +445,11 @@ class Recommendation:
     why: str
 
 
-def recommended_task(arch: Architecture) -> Recommendation | None:
+def recommended_task(analysis: Analysis) -> Recommendation | None:
     """Token input: the keyword task. A stack that hands on a sequence: labelling, one label per step. A recurrent
     stack that hands on one vector: the adding task, where the cell matters (the frequency task is learnt to
     100 % by any cell, so it compares nothing). None without a recurrent layer, or when the stack does not run."""
-    analysis = analyze(arch)
+    arch = analysis.architecture
     if not analysis.valid or not any(isinstance(layer, RecurrentLayer) for layer in arch.stack):
         return None
     if arch.input.tokens:

@@ -301,5 +301,5 @@ def test_validation_runs_dropout_and_batch_norm_in_evaluation_mode() -> None:
     ],
 )
 def test_the_recommended_task_is_the_one_that_shows_most_for_the_stack(preset: str, task: str | None) -> None:
-    found = recommended_task(load_preset(preset))
+    found = recommended_task(analyze(load_preset(preset)))
     assert (found.task if found else None) == task

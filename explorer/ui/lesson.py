@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explorer.analysis import Analysis, analyze
 from explorer.graph import NOTHING_HIDDEN, Hidden
@@ -58,7 +59,7 @@ def _mode_changed() -> None:
         st.query_params.pop(LINK_PARAM, None)
 
 
-def toggle(container) -> None:
+def toggle(container: DeltaGenerator) -> None:
     container.toggle(
         "Lesson mode",
         key=ON,

@@ -175,7 +175,7 @@ def train_tab(analysis: Analysis) -> None:
         st.caption("Upload a CSV to train on your own data.")
     else:
         st.caption(markdown_literal(f"{task.description} Baseline to beat: {task.baseline_name}."))  # CSV labels
-    _recommend(analysis.architecture)
+    _recommend(analysis)
 
     misfits = check_task(analysis.architecture, task) if analysis.valid and task else []
     diagnostic_list(misfits, "taskfix")
@@ -214,9 +214,9 @@ def _use_task(name: str) -> None:
     _task_changed()
 
 
-def _recommend(arch: Architecture) -> None:
+def _recommend(analysis: Analysis) -> None:
     """The task that shows most for this stack: said, with a button, where another one is chosen."""
-    recommendation = recommended_task(arch)
+    recommendation = recommended_task(analysis)
     if recommendation is None:
         return
     title = TASKS[recommendation.task].title

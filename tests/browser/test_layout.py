@@ -9,7 +9,7 @@ from itertools import combinations
 import pytest
 from playwright.sync_api import expect
 
-from explorer.presets import PRESETS, load_preset
+from explorer.presets import PRESETS, SHORT_NAMES, load_preset
 from explorer.share import encode
 
 from helpers import ARTIFACTS
@@ -56,6 +56,9 @@ LAYOUT_FACTS = """(controls) => {
 }"""
 
 
+# Presentation mode is on: its larger type applies and the sidebar has folded away.
+PRESENTING = """() => getComputedStyle(document.documentElement).fontSize === "18px"
+    && document.querySelector("[data-testid=stSidebar]").getBoundingClientRect().right <= 0"""
 # The page's style sheet may arrive just after the graph: its rule for the graph's background says it is there.
 CSS_APPLIED = """() =>
     getComputedStyle(document.querySelector("div.dataflow svg g.graph > polygon")).fill === "none" """
@@ -76,31 +79,56 @@ def open_page(browser, app_url: str, query: str, size: dict[str, int] = PROJECTO
     return context, page
 
 
-@pytest.mark.parametrize("present", [False, True], ids=["normal", "presentation"])
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_is_readable_at_1024x768_with_the_sidebar_open(browser, app_url, name, present) -> None:
-    query = f"a={encode(load_preset(name))}" + ("&present=1" if present else "")
-    context, page = open_page(browser, app_url, query)
+def check_layout(page, name: str, present: bool) -> None:
+    """No control of a layer card overlaps another or leaves the card, every select's value fits its box, every
+    switch's name is on one line, the smallest edge label is readable, and the Fix button is on the first screen."""
+    sidebar = page.get_by_test_id("stSidebar").bounding_box()
+    assert (sidebar["x"] >= 0 and sidebar["width"] > 200) is not present, name  # open by default, folded presenting
+    facts = page.evaluate(LAYOUT_FACTS, CONTROLS)
+    assert facts["cards"], "every preset has layers"
+    for card in facts["cards"]:
+        for control in card["controls"]:
+            left, _, right, _ = control["box"]
+            assert left >= card["card"][0] - 1 and right <= card["card"][2] + 1, (name, present, control)
+        for a, b in combinations(card["controls"], 2):
+            assert overlap(a["box"], b["box"]) <= 1, (name, present, a, b)
+    assert not facts["broken"], (name, present)
+    for select in facts["selects"]:
+        assert select["value"] and not select["cut"], (name, present, select)
+    assert facts["count"] > 0 and facts["smallest"] >= MIN_LABEL_PX - 0.5, (name, present, facts["smallest"])
+    fix = page.get_by_role("button", name="Fix")
+    if fix.count():
+        box = fix.first.bounding_box()
+        assert box["y"] + box["height"] <= PROJECTOR["height"], (name, present)
+
+
+def test_every_preset_is_readable_at_1024x768_with_the_sidebar_open_and_presenting(browser, app_url) -> None:
+    """As a teacher goes through the presets in one session: each loaded from the sidebar, looked at, then shown
+    in presentation mode and back."""
+    context, page = open_page(browser, app_url, "")
     try:
-        sidebar = page.get_by_test_id("stSidebar").bounding_box()
-        assert (sidebar["x"] >= 0 and sidebar["width"] > 200) is not present  # open by default, folded presenting
-        page.wait_for_timeout(300)  # the layout settles after the fonts load
-        facts = page.evaluate(LAYOUT_FACTS, CONTROLS)
-        assert facts["cards"], "every preset has layers"
-        for card in facts["cards"]:
-            for control in card["controls"]:
-                left, _, right, _ = control["box"]
-                assert left >= card["card"][0] - 1 and right <= card["card"][2] + 1, (name, control)  # inside
-            for a, b in combinations(card["controls"], 2):
-                assert overlap(a["box"], b["box"]) <= 1, (name, a, b)
-        assert not facts["broken"], name
-        for select in facts["selects"]:
-            assert select["value"] and not select["cut"], (name, select)
-        assert facts["count"] > 0 and facts["smallest"] >= MIN_LABEL_PX - 0.5, (name, facts["smallest"])
-        # The diagnostics and their Fix are above the fold, where the graph is.
-        fix = page.get_by_role("button", name="Fix")
-        if fix.count():
-            assert fix.first.bounding_box()["y"] + fix.first.bounding_box()["height"] <= PROJECTOR["height"]
+        for name, short in SHORT_NAMES.items():
+            page.get_by_role("combobox", name="Preset").click()
+            page.keyboard.type(short)  # the list is longer than the dropdown shows: filter it, as a user would
+            page.get_by_role("option", name=short, exact=True).click()
+            page.get_by_role("button", name="Load preset").click()
+            arch = load_preset(name)
+            page.wait_for_function(
+                """([count, title]) => {
+                    const cards = document.querySelectorAll("[class*='st-key-card']");
+                    return cards.length === count && cards[0].innerText.includes(title);
+                }""",
+                arg=[len(arch.layers), arch.layers[0].title()],
+                timeout=20_000,
+            )
+            page.wait_for_timeout(300)  # the graph and the layout settle
+            check_layout(page, name, present=False)
+            page.get_by_text("Presentation mode", exact=True).click()
+            page.wait_for_function(PRESENTING, timeout=20_000)
+            page.wait_for_timeout(300)
+            check_layout(page, name, present=True)
+            page.get_by_text("Presentation mode", exact=True).click()
+            page.wait_for_function(f"() => !({PRESENTING})()", timeout=20_000)
     finally:
         context.close()
 
