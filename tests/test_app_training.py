@@ -209,3 +209,16 @@ def test_a_csv_task_says_on_the_page_what_the_file_must_hold(app: AppTest, kind:
     app.selectbox(key="train.task").set_value(kind).run()
     (format_said,) = [c for c in shown(app.caption) if c.startswith("The file: ")]
     assert words in format_said and "At most 2 MB and 20,000 rows" in format_said
+
+
+def test_a_refused_setting_is_said_under_its_box_and_the_last_good_value_stays(app: AppTest) -> None:
+    before = app.number_input(key="train.steps").value
+    app.number_input(key="train.steps").set_value(10**9).run()
+    (refusal,) = shown(app.error)
+    assert "must be from 1 to" in refusal and "received 1000000000" in refusal and "last good value" in refusal
+    assert app.number_input(key="train.steps").value == before
+    app.number_input(key="train.lr").set_value(-0.5).run()
+    (refusal,) = shown(app.error)  # the steps' message has gone with the next change
+    assert "learning rate must be a number above 0" in refusal
+    app.number_input(key="train.seed").set_value(7).run()
+    assert not app.error and app.number_input(key="train.seed").value == 7

@@ -64,6 +64,7 @@ def _task_changed() -> None:
     task = TASKS.get(st.session_state["train.task"], TASKS["forecast"])
     st.session_state["train.steps"] = task.suggested_steps
     st.session_state["train.lr"] = task.suggested_lr
+    _settings_good()
 
 
 def _csv_changed() -> None:
@@ -79,11 +80,9 @@ def _csv_changed() -> None:
     st.session_state[USER_DATA] = (kind, upload.name, upload.getvalue(), task)
 
 
-def _start(arch: Architecture | None = None) -> None:
-    """A run of `arch` (the page's stack when None) on the chosen task and settings."""
+def _config() -> TrainConfig:
     s = st.session_state
-    arch = arch or state.current()
-    config = TrainConfig(
+    return TrainConfig(
         steps=s["train.steps"],
         batch_size=s["train.batch"],
         lr=s["train.lr"],
@@ -92,6 +91,34 @@ def _start(arch: Architecture | None = None) -> None:
         report_every=max(1, s["train.steps"] // 100),  # about a hundred points per curve
         max_seconds=state.limits().max_train_seconds,
     )
+
+
+SETTINGS = {"train.steps": "Steps", "train.lr": "Learning rate", "train.batch": "Batch size", "train.seed": "Seed"}
+GOOD = "train.good"  # the last settings that passed TrainConfig.check: a refused value goes back to its own
+
+
+def _setting_changed(key: str) -> None:
+    """A setting typed in: checked by the trainer's own rules, refused in words under its box if it breaks one."""
+    s = st.session_state
+    s.pop(state.REFUSED, None)
+    try:
+        _config().check(state.limits())
+    except (ValueError, TypeError) as exc:
+        s[state.REFUSED] = {key: f"Not applied: {exc}. The last good value stays."}
+        s[key] = s[GOOD][key]
+        return
+    _settings_good()
+
+
+def _settings_good() -> None:
+    st.session_state[GOOD] = {key: st.session_state[key] for key in SETTINGS}
+
+
+def _start(arch: Architecture | None = None) -> None:
+    """A run of `arch` (the page's stack when None) on the chosen task and settings."""
+    s = st.session_state
+    arch = arch or state.current()
+    config = _config()
     runs, limits, task = _runs(), state.limits(), _chosen_task()
     if task is None:  # Train is disabled until a CSV task has its data
         return
@@ -158,15 +185,29 @@ def train_tab(analysis: Analysis) -> None:
     s = st.session_state
     if "train.task" not in s:
         s["train.task"] = "tokens" if analysis.architecture.input.tokens else "classify"
+        s["train.batch"], s["train.seed"] = 64, 0
         _task_changed()
-    columns = st.columns([2, 1, 1, 1, 1, 1])
-    columns[0].selectbox("Task", [*TASKS, *USER_TASKS], key="train.task", format_func=_title, on_change=_task_changed)
     limits = state.limits()
-    columns[1].number_input("Steps", 1, limits.max_steps, key="train.steps")
-    columns[2].number_input("Learning rate", 1e-5, 1.0, key="train.lr", format="%.4f", step=1e-3)
-    columns[3].number_input("Batch size", 1, limits.max_batch_size, 64, key="train.batch")
-    columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
-    columns[5].selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device")
+    # Settings wrap to the tab's width: at 1024 px with the sidebar open each box keeps room for its value.
+    with st.container(horizontal=True, gap="small", key="train_settings"):
+        st.selectbox(
+            "Task", [*TASKS, *USER_TASKS], key="train.task", format_func=_title, on_change=_task_changed, width=330
+        )
+        for key, label in SETTINGS.items():
+            with st.container(width=150, gap=None):
+                lr = key == "train.lr"
+                st.number_input(
+                    label,
+                    key=key,
+                    step=1e-3 if lr else 1,
+                    format="%.4f" if lr else None,
+                    on_change=_setting_changed,
+                    args=(key,),
+                )
+                refused = state.field_error(key)
+                if refused:
+                    st.error(markdown_literal(refused))
+        st.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="train.device", width=150)
     if s["train.task"] in USER_TASKS:
         st.file_uploader("Your CSV", type=["csv", "txt"], key="train.csv", on_change=_csv_changed)
         st.caption(csv_format(s["train.task"], limits))

@@ -87,17 +87,47 @@ def sidebar() -> None:
         )
         tokens = st.session_state["input.tokens"]
         _bounded_number("Features", "input.features", _input_changed, disabled=tokens)
-        st.checkbox("Variable length (padded batch with lengths)", key="input.variable", on_change=_input_changed)
+        st.checkbox(
+            "Variable length (padded batch with lengths)",
+            key="input.variable",
+            on_change=_input_changed,
+            help="Sequences of different lengths, zero-padded to the longest: the time axis has no size (the graph "
+            "writes just 'time'), and each sequence's length travels with it.",
+        )
         _bounded_number("Sequence length", "input.seq_len", _input_changed, disabled=st.session_state["input.variable"])
-        st.checkbox("Batch unspecified", key="input.open_batch", on_change=_input_changed)
+        st.checkbox(
+            "Batch unspecified",
+            key="input.open_batch",
+            on_change=_input_changed,
+            help="Any number of examples at once, as in Keras' summary (the graph writes just 'batch').",
+        )
         _bounded_number("Batch", "input.batch", _input_changed, disabled=st.session_state["input.open_batch"])
         st.header("Head")
-        st.checkbox("Dense head", key="head.on", on_change=_head_changed)
+        st.checkbox(
+            "Dense head",
+            key="head.on",
+            on_change=_head_changed,
+            help="A last fully connected layer (nn.Linear, keras Dense) that turns what the stack hands on into "
+            "the outputs: the last box of the graph.",
+        )
         no_head = not st.session_state["head.on"]
         _bounded_number("Head units", "head.units", _head_changed, disabled=no_head)
         activations = [state.NO_ACTIVATION] + [a.value for a in Activation]
-        st.selectbox("Activation", activations, key="head.activation", on_change=_head_changed, disabled=no_head)
-        st.checkbox("Head bias", key="head.bias", on_change=_head_changed, disabled=no_head)
+        st.selectbox(
+            "Activation",
+            activations,
+            key="head.activation",
+            on_change=_head_changed,
+            disabled=no_head,
+            help="What the head applies to its outputs: softmax for class probabilities, none for numbers.",
+        )
+        st.checkbox(
+            "Head bias",
+            key="head.bias",
+            on_change=_head_changed,
+            disabled=no_head,
+            help="A bias added to each output: units more parameters in the head's box.",
+        )
         st.header("Save and share")
         st.caption("The address bar holds the whole architecture: copy the link to share it.")
         st.download_button(

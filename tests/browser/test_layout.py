@@ -129,6 +129,13 @@ def test_every_preset_is_readable_at_1024x768_with_the_sidebar_open_and_presenti
             check_layout(page, name, present=True)
             page.get_by_text("Presentation mode", exact=True).click()
             page.wait_for_function(f"() => !({PRESENTING})()", timeout=20_000)
+        # The Train tab's settings too: the task and the device read whole ("Sequence classifi", "aut" before).
+        page.get_by_role("tab", name="Train").click()
+        expect(page.get_by_role("combobox", name="Task")).to_be_visible()
+        selects = page.evaluate(LAYOUT_FACTS, CONTROLS)["selects"]
+        assert {"Task", "Device"} <= {select["label"] for select in selects}
+        for select in selects:
+            assert select["value"] and not select["cut"], select
     finally:
         context.close()
 
