@@ -25,7 +25,7 @@ from explorer.layers.stages import RecurrentBlock
 from explorer.presets import load_preset
 from explorer.spec import Architecture, CellType, InputSpec, RecurrentLayer
 
-from helpers import stack_inputs, valid_architectures, valid_stacks
+from helpers import VARIABLE_TIME, stack_inputs, valid_architectures, valid_stacks
 
 torch.set_num_threads(1)
 MODULES = {CellType.LSTM: torch.nn.LSTM, CellType.GRU: torch.nn.GRU, CellType.RNN: torch.nn.RNN}
@@ -114,7 +114,9 @@ def test_every_recurrent_layer_of_any_stack_is_seen_wherever_it_sits(arch: Archi
     stack computes it, is what the inside view recomputes step by step."""
     torch.manual_seed(seed)
     model = build(arch, fuse=False).eval()
-    x, _, _, _ = stack_inputs(replace(arch, input=replace(arch.input, seq_len=arch.input.seq_len or 6)), seed)
+    # A variable length is given the length valid_stacks checked the stack at (pooling needs enough steps).
+    spec = replace(arch.input, seq_len=arch.input.seq_len or VARIABLE_TIME)
+    x, _, _, _ = stack_inputs(replace(arch, input=spec), seed)
     with torch.no_grad():
         h = x
         for stage in model.stage_list:
