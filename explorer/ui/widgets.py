@@ -167,32 +167,31 @@ FIELD_WIDTH = {False: 180, True: 200}
 
 
 def _field_widget(i: int, name: str, rule: FieldRule, width: int) -> None:
-    """The widget a field's rule calls for, and under it, in words, why a value typed there was refused.
-
-    Number boxes have no bounds of their own: a browser-side bound refuses silently (a red box and a "!"),
-    while explorer's parser says what the limits are and the last good value stays."""
+    """The widget a field's rule calls for. Number boxes have no bounds of their own: a browser-side bound refuses
+    silently (a red box and a "!"), while explorer's parser says what the limits are (see `_fields`)."""
     key = state.layer_key(i, name)
     common: dict[str, Any] = {"key": key, "on_change": _field_changed, "args": (i, name), "help": rule.help or None}
     label = "cell" if name == "type" else name
-    with st.container(width=width, gap=None, key=f"field-{key}"):
-        if isinstance(rule, IntField):
-            st.number_input(label, step=1, placeholder="none", **common)
-        elif isinstance(rule, RateField):
-            st.number_input(label, step=0.05, format="%.2f", **common)
-        elif isinstance(rule, BoolField):
-            st.toggle(label, **common)
-        else:
-            options = [str(o.value) for o in rule.options]
-            st.selectbox(label, [state.NO_ACTIVATION, *options] if rule.optional else options, **common)
-        refused = state.field_error(key)
-        if refused:
-            st.error(markdown_literal(refused))
+    if isinstance(rule, IntField):
+        st.number_input(label, step=1, placeholder="none", width=width, **common)
+    elif isinstance(rule, RateField):
+        st.number_input(label, step=0.05, format="%.2f", width=width, **common)
+    elif isinstance(rule, BoolField):
+        st.toggle(label, width=width, **common)
+    else:
+        options = [str(o.value) for o in rule.options]
+        st.selectbox(label, [state.NO_ACTIVATION, *options] if rule.optional else options, width=width, **common)
 
 
 def _fields(i: int, rules: list[tuple[str, FieldRule]], condensed: bool = False) -> None:
+    """The fields in a row that wraps to the card's width; under it, in words, why a value typed was refused."""
     with st.container(horizontal=True, gap="small"):
         for name, rule in rules:
             _field_widget(i, name, rule, FIELD_WIDTH[condensed])
+    for name, _ in rules:
+        refused = state.field_error(state.layer_key(i, name))
+        if refused:
+            st.error(markdown_literal(refused))
 
 
 def _kind_label(name: str) -> str:
@@ -208,7 +207,7 @@ def layer_editor(condensed: bool = False) -> None:
         with st.container(border=True, key=f"card{i}"):
             st.markdown(f"**Layer {i + 1}** · {markdown_literal(layer.title())}", help=layer.SUMMARY or None)
             if not condensed:
-                with st.container(horizontal=True, gap="small", key=f"actions{i}"):
+                with st.container(horizontal=True, gap="small"):
                     for label, name, tip, action in _layer_actions(i):
                         st.button(label, key=f"layer{i}.{name}", help=tip, on_click=action, type="tertiary")
             rules = state.editor_rules(layer)
