@@ -90,8 +90,15 @@ def applies(lesson: Lesson, analysis: Analysis) -> bool:
     return question.asked is not Asked.H_N or isinstance(layer, RecurrentLayer)
 
 
-def _numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text[:MAX_ANSWER_CHARS].replace(",", "").replace("_", ""))]
+# Thousands written 9,408, 9_408, 9 408 (or with a narrow or no-break space): one number.
+_GROUPING = re.compile(r"(?<=\d)[,_ \u00a0\u202f](?=\d{3}(?!\d))")
+
+
+def _numbers(text: str, grouped: bool = False) -> list[int]:
+    """The whole numbers in an answer; `grouped`: a count, whose digits may be grouped in thousands (a shape's
+    sizes are separated by the same marks, so they are read one by one)."""
+    text = text[:MAX_ANSWER_CHARS]
+    return [int(n) for n in re.findall(r"\d+", _GROUPING.sub("", text) if grouped else text)]
 
 
 def check(lesson: Lesson, analysis: Analysis, answer: str) -> Verdict:
@@ -99,7 +106,7 @@ def check(lesson: Lesson, analysis: Analysis, answer: str) -> Verdict:
     question = lesson.question
     info = analysis.layers[question.layer - 1]
     layer = analysis.architecture.stack[question.layer - 1]
-    guess = _numbers(answer)
+    guess = _numbers(answer, grouped=question.asked is Asked.PARAMS)
     if not guess:
         what = "a number" if question.asked is Asked.PARAMS else "the sizes, for example (4, 20, 64)"
         return Verdict(False, f"Type {what}.")

@@ -31,7 +31,8 @@ def test_every_lesson_loads_a_working_stack_and_accepts_the_real_answer(lesson) 
     if question.asked is Asked.PARAMS:
         real = sum(p.numel() for p in stages[question.layer - 1].parameters())
         assert truth(lesson, analysis) == f"{real:,}"
-        answers = [str(real), f"{real:,}", f"{real:_}"]
+        grouped = f"{real:,}"  # thousands grouped as people write them: 9,408, 9_408, 9 408
+        answers = [str(real), grouped, f"{real:_}", grouped.replace(",", " "), grouped.replace(",", "\u202f")]
     else:
         out, lengths = torch.randn(arch.input.batch, arch.input.seq_len, arch.input.features), None
         with torch.no_grad():
