@@ -117,40 +117,6 @@ def test_choosing_a_task_suggests_its_steps_and_learning_rate(app: AppTest) -> N
     assert app.number_input(key="train.lr").value == pytest.approx(0.01)
 
 
-def test_every_finished_run_joins_the_comparison_and_a_session_keeps_its_last_runs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """LSTM, GRU and RNN trained in a row are all compared, each labelled by what differs; past the limit of
-    runs kept the oldest is removed with a note."""
-    monkeypatch.setenv("EXPLORER_MAX_RUNS_KEPT", "3")
-    st.cache_resource.clear()  # the limits are read once per server
-    try:
-        app = AppTest.from_file(APP, default_timeout=60).run()
-        app.number_input(key="train.steps").set_value(10).run()
-        notes = []
-        for cell in ("LSTM", "GRU", "RNN", "LSTM"):
-            app.selectbox(key="layer0.type").set_value(cell).run()
-            app.button(key="train.start").click().run()
-            notes += shown(app.info)  # a notice shows once, on the rerun after the click
-            wait_until(app, ("done",))
-            app.run()
-        runs = app.session_state["runs"]
-        assert [run.number for run in runs] == [2, 3, 4]
-        # Only the newest run's trained model stays loaded (the page looks inside it); the others' stay on disk.
-        assert [run._trained is None for run in runs] == [True, True, False]
-        assert any("Run #1 was removed to make room: a session keeps its last 3 runs" in text for text in notes)
-        compared = app.multiselect(key="compare.runs")
-        assert compared.value == [2, 3, 4]
-        assert [compared.format_func(n) for n in compared.value] == [
-            "#2 GRU64→GRU32 · classify",
-            "#3 RNN64→GRU32 · classify",
-            "#4 LSTM64→GRU32 · classify",
-        ]
-        assert not app.exception
-    finally:
-        st.cache_resource.clear()
-
-
 def test_a_long_sequence_is_looked_inside_through_a_window_the_user_moves(app: AppTest) -> None:
     """1,000 steps of a 64-unit LSTM: the page sends 300 steps at a time, and the slider moves them."""
     app.number_input(key="input.seq_len").set_value(1000).run()
@@ -170,37 +136,63 @@ def test_a_long_sequence_is_looked_inside_through_a_window_the_user_moves(app: A
     assert not app.exception
 
 
-def test_the_train_tab_recommends_the_task_that_shows_a_difference_and_compares_the_cells(app: AppTest) -> None:
+def test_the_train_tab_recommends_a_task_compares_the_cells_and_keeps_the_last_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The tutorial hands on one vector: the adding task is recommended; once the stack fits it, Compare cells
-    trains LSTM, GRU and RNN versions one after another, each in its turn, and overlays them."""
-    (advice,) = [text for text in shown(app.info) if "For this stack, try" in text]
-    assert "Long-range memory: the adding problem" in advice and "compares nothing" in advice
-    app.button(key="train.use_recommended").click().run()
-    assert app.selectbox(key="train.task").value == "adding"
-    assert any("The task that shows most for this stack" in c.value for c in app.caption)
-    for _ in range(4):  # the adding task's misfits (2 features, 40 steps, 1 output), fixed one by one
-        fixes = [b for b in app.button if b.key and b.key.startswith("taskfix")]
-        if not fixes:
-            break
-        fixes[0].click().run()
-    app.number_input(key="train.steps").set_value(10).run()
-    app.button(key="train.compare_cells").click().run()
-    assert any("GRU, RNN still to train" in c.value for c in app.caption)
-    deadline, most_at_once = time.monotonic() + 180, 0
-    while "Run #3: done" not in progress_text(app) and time.monotonic() < deadline:
-        # One run at a time: the next starts only when the one before has ended.
-        most_at_once = max(most_at_once, sum(run.running for run in app.session_state["runs"]))
-        time.sleep(0.3)
+    trains LSTM, GRU and RNN versions one after another, each in its turn, and overlays them. Every finished run
+    joins the comparison, labelled by what differs; past the limit of runs kept the oldest is removed with a note."""
+    monkeypatch.setenv("EXPLORER_MAX_RUNS_KEPT", "3")
+    st.cache_resource.clear()  # the limits are read once per server
+    try:
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        (advice,) = [text for text in shown(app.info) if "For this stack, try" in text]
+        assert "Long-range memory: the adding problem" in advice and "compares nothing" in advice
+        app.button(key="train.use_recommended").click().run()
+        assert app.selectbox(key="train.task").value == "adding"
+        assert any("The task that shows most for this stack" in c.value for c in app.caption)
+        for _ in range(4):  # the adding task's misfits (2 features, 40 steps, 1 output), fixed one by one
+            fixes = [b for b in app.button if b.key and b.key.startswith("taskfix")]
+            if not fixes:
+                break
+            fixes[0].click().run()
+        app.number_input(key="train.steps").set_value(10).run()
+        app.button(key="train.compare_cells").click().run()
+        assert any("GRU, RNN still to train" in c.value for c in app.caption)
+        deadline, most_at_once = time.monotonic() + 180, 0
+        while "Run #3: done" not in progress_text(app) and time.monotonic() < deadline:
+            # One run at a time: the next starts only when the one before has ended.
+            most_at_once = max(most_at_once, sum(run.running for run in app.session_state["runs"]))
+            time.sleep(0.3)
+            app.run()
         app.run()
-    app.run()
-    assert [run.number for run in app.session_state["runs"]] == [1, 2, 3] and most_at_once == 1
-    compared = app.multiselect(key="compare.runs")
-    assert [compared.format_func(n) for n in compared.value] == [
-        "#1 LSTM64→LSTM32 · adding",
-        "#2 GRU64→GRU32 · adding",
-        "#3 RNN64→RNN32 · adding",
-    ]
-    assert not app.exception and not app.session_state["train.queue"]
+        assert [run.number for run in app.session_state["runs"]] == [1, 2, 3] and most_at_once == 1
+        compared = app.multiselect(key="compare.runs")
+        assert [compared.format_func(n) for n in compared.value] == [
+            "#1 LSTM64→LSTM32 · adding",
+            "#2 GRU64→GRU32 · adding",
+            "#3 RNN64→RNN32 · adding",
+        ]
+        assert not app.session_state["train.queue"]
+
+        app.button(key="train.start").click().run()  # the page's own stack, a fourth run: one too many kept
+        notes = shown(app.info)  # a notice shows once, on the rerun after the click
+        wait_until(app, ("Run #4: done",))
+        app.run()
+        runs = app.session_state["runs"]
+        assert [run.number for run in runs] == [2, 3, 4]
+        assert any("Run #1 was removed to make room: a session keeps its last 3 runs" in text for text in notes)
+        # Only the newest run's trained model stays loaded (the page looks inside it); the others' stay on disk.
+        assert [run._trained is None for run in runs] == [True, True, False]
+        compared = app.multiselect(key="compare.runs")
+        assert [compared.format_func(n) for n in compared.value] == [
+            "#2 GRU64→GRU32 · adding",
+            "#3 RNN64→RNN32 · adding",
+            "#4 LSTM64→GRU32 · adding",
+        ]
+        assert not app.exception
+    finally:
+        st.cache_resource.clear()
 
 
 @pytest.mark.parametrize(("kind", "words"), [("csv-forecast", "one time series per column"),
