@@ -29,17 +29,18 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import torch
 
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.layers.recurrent import RecurrentLayer
+from explorer.ray_runs import RayWorker, ray_address
 from explorer.spec import Architecture
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import FinalSummary, Report, StopReason, TrainConfig
@@ -63,6 +64,7 @@ class _Pipes:
 
     reports: list[Report] = field(default_factory=list)
     final: FinalSummary | None = None
+    lines: list[str] = field(default_factory=list)  # the stdout lines as printed: a Ray node forwards them
     stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=STDERR_LINES_KEPT))
     stdout_done: threading.Event = field(default_factory=threading.Event)
 
@@ -76,14 +78,22 @@ def _read_stdout(stream: IO[str], pipes: _Pipes, process: subprocess.Popen[str])
 
 def _read_reports(stream: IO[str], pipes: _Pipes) -> None:
     for line in stream:
-        try:
-            message = json.loads(line)
-            if message.get("type") == "report":
-                pipes.reports.append(Report.from_json(message))
-            elif message.get("type") == "final":
-                pipes.final = FinalSummary.from_json(message)
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            LOG.warning("a training worker printed a line that is not a report: %.200s", line)
+        take_line(line, pipes)
+
+
+def take_line(line: str, pipes: _Pipes) -> None:
+    """One line a worker printed: a report, or its final summary, typed; anything else goes to the log."""
+    try:
+        message = json.loads(line)
+        if message.get("type") == "report":
+            pipes.reports.append(Report.from_json(message))
+        elif message.get("type") == "final":
+            pipes.final = FinalSummary.from_json(message)
+        else:
+            raise ValueError("neither a report nor a final summary")
+        pipes.lines.append(line)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        LOG.warning("a training worker printed a line that is not a report: %.200s", line)
 
 
 def _read_stderr(stream: IO[str], pipes: _Pipes) -> None:
@@ -118,10 +128,23 @@ class WorkerProcess:
         for reader in readers:
             reader.start()
         self.killed = False
+        self.started_at: float | None = time.monotonic()
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    @property
+    def place_in_queue(self) -> int | None:
+        """A local run never waits: it starts, or the server refuses it (ServerBusy)."""
+        return None
+
+    def close(self) -> None:
+        _kill_if_alive(self.process)
 
     @property
     def finished(self) -> bool:
@@ -196,6 +219,26 @@ class TrainedModel:
         return self._inside
 
 
+class Worker(Protocol):
+    """Where a run's worker process lives: on this machine (WorkerProcess) or on a Ray node (RayWorker)."""
+
+    pipes: _Pipes
+    killed: bool
+    started_at: float | None
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def place_in_queue(self) -> int | None: ...
+    def end(self) -> None: ...
+    def close(self) -> None: ...
+    def stderr_text(self) -> str: ...
+
+
 class TrainingRun:
     """One run as the page shows it; its progress is updated by reader threads and safe to read at any time."""
 
@@ -222,9 +265,13 @@ class TrainingRun:
             csv_path.write_bytes(csv)
         # Below the page's priority: when trainings fill the cores, edits still get the CPU first.
         job = TrainingJob(arch, task.name, config, csv_path, self.weights_path, nice=10)
-        self.worker = WorkerProcess(job, grace_s, command)
-        # A run whose page is gone (tab closed, session expired) must not train on: kill it when freed.
-        self._finalizer = weakref.finalize(self, _discard, self.worker.process, self._dir)
+        self.worker: Worker = (
+            RayWorker(job, csv, self.weights_path, grace_s, _Pipes())
+            if ray_address()
+            else WorkerProcess(job, grace_s, command)
+        )
+        # A run whose page is gone (tab closed, session expired) must not train on: ended when freed.
+        self._finalizer = weakref.finalize(self, _discard, self.worker.close, self._dir)
         self._trained: TrainedModel | None = None
         self._logged = False
 
@@ -261,7 +308,7 @@ class TrainingRun:
         if self.running or self.final is not None or self.stop_requested:
             return None
         self._log_failure()
-        code = self.worker.process.returncode
+        code = self.worker.returncode
         refusal = _refusal(self.worker.stderr_text())
         if refusal is not None:
             return refusal
@@ -281,7 +328,20 @@ class TrainingRun:
             LOG.warning("training run %s ended without a result:\n%s", self.number, self.worker.stderr_text())
 
     @property
+    def place_in_queue(self) -> int | None:
+        """Waiting for a CPU in the cluster: its place among this server's waiting runs (1: next)."""
+        return self.worker.place_in_queue
+
+    @property
+    def training_since(self) -> float | None:
+        """When it got its CPU (None while it waits): the time limit counts from then."""
+        return self.worker.started_at
+
+    @property
     def status(self) -> str:
+        place = self.place_in_queue
+        if self.running and place is not None and not self.stop_requested:
+            return f"queued for a CPU in the cluster ({place - 1} of this server's runs ahead)"
         if self.running:
             return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
         if self.final is None:
@@ -330,8 +390,8 @@ class TrainingRun:
         self._finalizer()
 
 
-def _discard(process: subprocess.Popen, directory: Path) -> None:
-    _kill_if_alive(process)
+def _discard(close: Callable[[], None], directory: Path) -> None:
+    close()
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -383,7 +443,7 @@ class TrainingSlots:
     def start(self, number: int, arch: Architecture, task: Task, config: TrainConfig, **kwargs) -> TrainingRun:
         with self._lock:  # two sessions pressing Train at once cannot both take the last slot
             busy = self.training()
-            if busy >= self.capacity:
+            if busy >= self.capacity and not ray_address():  # a cluster queues what it cannot start yet
                 raise ServerBusy(
                     f"The server is already training {busy} models, its limit (EXPLORER_MAX_CONCURRENT_TRAININGS="
                     f"{self.capacity}). Press Train again when one of them has finished."
@@ -408,8 +468,8 @@ class TrainingSlots:
         for run in list(self._runs):
             if not run.running or run.stop_requested:
                 continue
-            limit = run.config.max_seconds
-            if limit is not None and now - run.started > limit + self.grace_s:
+            limit, since = run.config.max_seconds, run.training_since
+            if limit is not None and since is not None and now - since > limit + self.grace_s:
                 run.stop(StopReason.TIME_LIMIT)
             elif now - run.last_seen > self.max_unwatched_s:
                 run.stop()

@@ -1,0 +1,106 @@
+"""Training runs on a local Ray cluster (two CPUs) through EXPLORER_RAY_ADDRESS: the same seeded curve as a local
+run, Stop, the time limit and the watchdog end it there, a run beyond the cluster's CPUs waits in its queue with its
+place and then runs, and a run that fails says so in words. Skipped where Ray is not installed (requirements-ray.txt;
+CI installs it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from explorer import ray_runs
+from explorer.presets import DEFAULT_PRESET, load_preset
+from explorer.runs import TrainingRun, TrainingSlots
+from explorer.tasks import TASKS
+from explorer.train import StopReason, TrainConfig
+
+ray = pytest.importorskip("ray")
+
+TUTORIAL = load_preset(DEFAULT_PRESET)
+LONG = TrainConfig(steps=5000, report_every=5)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    """A local cluster of two CPUs, and the page's setting that sends runs to it."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    os.environ[ray_runs.RAY_ADDRESS] = "auto"
+    try:
+        yield
+    finally:
+        del os.environ[ray_runs.RAY_ADDRESS]
+        ray_runs._ACTOR = None
+        ray.shutdown()
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_run_on_ray_gives_the_same_seeded_curve_as_a_local_one(cluster: None) -> None:
+    config = TrainConfig(steps=20, report_every=5, seed=3)
+    on_ray = TrainingRun(1, TUTORIAL, TASKS["classify"], config)
+    assert isinstance(on_ray.worker, ray_runs.RayWorker)
+    assert on_ray.wait(120) and on_ray.status == "done", on_ray.worker.stderr_text()
+    del os.environ[ray_runs.RAY_ADDRESS]
+    try:
+        local = TrainingRun(2, TUTORIAL, TASKS["classify"], config)
+        assert local.wait(120) and local.status == "done"
+    finally:
+        os.environ[ray_runs.RAY_ADDRESS] = "auto"
+    assert [r.train_loss for r in on_ray.reports] == [r.train_loss for r in local.reports]
+    assert [r.val_loss for r in on_ray.reports] == [r.val_loss for r in local.reports]
+    # The weights came back through the object store, into the run's own folder, loaded with weights_only=True.
+    assert on_ray.weights_path.exists()
+    assert on_ray.trained.model(on_ray.trained.validation_samples.x[:2]).shape == (2, 5)
+
+
+def test_stop_the_time_limit_and_the_watchdog_end_a_run_on_ray(cluster: None) -> None:
+    stopped = TrainingRun(1, TUTORIAL, TASKS["classify"], LONG)
+    wait_for(lambda: len(stopped.reports) >= 2)
+    stopped.stop()
+    assert stopped.wait(30) and stopped.status == "stopped" and stopped.final is not None
+    assert stopped.final.stop_reason is StopReason.REQUESTED
+
+    timed = TrainingRun(2, TUTORIAL, TASKS["classify"], TrainConfig(steps=5000, report_every=5, max_seconds=2))
+    assert timed.wait(60) and timed.final is not None
+    assert timed.final.stop_reason is StopReason.TIME_LIMIT
+
+    slots = TrainingSlots(capacity=1, max_unwatched_s=1.0)  # its watchdog checks four times a second
+    unwatched = slots.start(3, TUTORIAL, TASKS["classify"], LONG)  # and nobody calls touch(): the page is gone
+    assert unwatched.wait(30) and unwatched.stop_requested and unwatched.status == "stopped"
+
+
+def test_a_run_beyond_the_clusters_cpus_waits_with_its_place_then_runs(cluster: None) -> None:
+    """Where a local server would refuse the second run, the cluster queues the third and fourth; a queued run
+    that is stopped leaves the queue at once, and the next in line starts when a CPU is free."""
+    slots = TrainingSlots(capacity=1)
+    first, second = (slots.start(n, TUTORIAL, TASKS["classify"], LONG) for n in (1, 2))
+    wait_for(lambda: first.reports and second.reports)
+    third = slots.start(3, TUTORIAL, TASKS["classify"], TrainConfig(steps=10, report_every=5))
+    fourth = slots.start(4, TUTORIAL, TASKS["classify"], LONG)
+    time.sleep(1)
+    assert (third.place_in_queue, fourth.place_in_queue) == (1, 2) and third.running and not third.reports
+    assert fourth.status == "queued for a CPU in the cluster (1 of this server's runs ahead)"
+    fourth.stop()
+    assert fourth.wait(10) and fourth.status == "stopped" and fourth.place_in_queue is None
+    assert third.place_in_queue == 1
+    first.stop()
+    assert third.wait(120) and third.status == "done" and third.place_in_queue is None
+    second.stop()
+    assert second.wait(30)
+
+
+def test_a_run_that_fails_on_ray_says_why_in_words(cluster: None) -> None:
+    run = TrainingRun(1, TUTORIAL, TASKS["classify"], LONG)
+    wait_for(lambda: run.reports and run.pid > 0)
+    os.kill(run.pid, signal.SIGKILL)  # the node's worker dies as a machine out of memory would kill it
+    assert run.wait(30) and run.status == "failed"
+    assert "killed from outside, most likely because the machine ran out of memory" in (run.error or "")
