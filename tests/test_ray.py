@@ -1,7 +1,7 @@
 """Training runs on a local Ray cluster (two CPUs) through EXPLORER_RAY_ADDRESS: the same seeded curve as a local
 run, Stop, the time limit and the watchdog end it there, a run beyond the cluster's CPUs waits in its queue with its
 place and then runs, and a run that fails says so in words. Skipped where Ray is not installed (requirements-ray.txt;
-CI installs it)."""
+CI installs it). And the page shows a queued run and trains it when a CPU is free."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from explorer import ray_runs
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import TrainingRun, TrainingSlots
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig
+
+from helpers import ASSETS
 
 ray = pytest.importorskip("ray")
 
@@ -104,3 +107,24 @@ def test_a_run_that_fails_on_ray_says_why_in_words(cluster: None) -> None:
     os.kill(run.pid, signal.SIGKILL)  # the node's worker dies as a machine out of memory would kill it
     assert run.wait(30) and run.status == "failed"
     assert "killed from outside, most likely because the machine ran out of memory" in (run.error or "")
+
+
+def test_the_page_shows_a_queued_run_and_trains_it_when_a_cpu_is_free(cluster: None) -> None:
+    busy = [TrainingRun(n, TUTORIAL, TASKS["classify"], LONG) for n in (1, 2)]  # other classes' runs
+    wait_for(lambda: all(run.reports for run in busy))
+    app = AppTest.from_file(str(ASSETS.parent / "app.py"), default_timeout=60).run()
+    app.number_input(key="train.steps").set_value(10).run()
+    app.button(key="train.start").click().run()  # a local server at its limit would refuse: the cluster queues
+    assert not app.error
+    (bar,) = app.get("progress")
+    assert bar.proto.text == "Run #1: queued for a CPU in the cluster (0 of this server's runs ahead)"
+    assert app.button(key="train.stop").disabled is False  # a queued run can be called off
+    busy[0].stop()
+    deadline = time.monotonic() + 120
+    while "done" not in app.get("progress")[0].proto.text:
+        assert time.monotonic() < deadline, app.get("progress")[0].proto.text
+        time.sleep(0.5)
+        app.run()
+    assert not app.exception
+    busy[1].stop()
+    assert busy[1].wait(30)
