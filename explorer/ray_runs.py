@@ -70,8 +70,10 @@ class RunSupervisor:
         pipes = self.worker.pipes
         lines = pipes.lines[self._lines_sent :]
         self._lines_sent += len(lines)
-        stderr = list(pipes.stderr)[self._stderr_sent :] if self._stderr_sent < len(pipes.stderr) else []
-        self._stderr_sent += len(stderr)
+        # The newest lines since the last call (fewer, where more were written than the deque keeps).
+        unsent = min(pipes.stderr_total - self._stderr_sent, len(pipes.stderr))
+        stderr = list(pipes.stderr)[len(pipes.stderr) - unsent :]
+        self._stderr_sent = pipes.stderr_total
         finished = self.worker.finished
         code = self.worker.process.returncode if finished else None
         return RunNews(lines, stderr, finished, code, self.worker.killed, self.worker.pid)
@@ -151,7 +153,7 @@ class RayWorker:
         self.weights_path = weights_path
         self._ray = ray
         self._ended = threading.Event()
-        threading.Thread(target=_follow, args=(self, self._ray, self.actor), daemon=True).start()
+        threading.Thread(target=self._follow, daemon=True).start()
 
     @property
     def place_in_queue(self) -> int | None:
@@ -184,40 +186,39 @@ class RayWorker:
     def stderr_text(self) -> str:
         return "\n".join(self.pipes.stderr)
 
+    def _follow(self) -> None:
+        """Ask the actor for its news until its worker has finished; then fetch the weights and free the actor. Until
+        the cluster has a CPU for it the actor is not there to answer: the question waits, and the run is queued."""
+        from explorer.runs import take_line  # the local reader's own parsing: one place reads a worker's output
 
-def _follow(worker: RayWorker, ray: Any, actor: Any) -> None:
-    """Ask the actor for its news until its worker has finished; then fetch the weights and free the actor. Until
-    the cluster has a CPU for it the actor is not there to answer: the question waits, and the run is queued."""
-    from explorer.runs import take_line  # the local reader's own parsing: one place reads a worker's output
-
-    asked = None
-    while not worker._ended.is_set():
-        asked = asked or actor.news.remote()
-        ready, _ = ray.wait([asked], timeout=1.0)
-        if not ready:
-            continue  # queued, or a busy node
-        try:
-            news: RunNews = ray.get(asked)
-        except Exception as exc:  # a lost node or a killed actor: said in words, as a crash is
-            if not worker._ended.is_set():
-                worker.pipes.stderr.append(f"the Ray actor of this run was lost: {exc}")
-                worker.returncode = -1
-                worker.close()
-            return
         asked = None
-        if worker.started_at is None:
-            worker.started_at = time.monotonic()
-            QUEUE.leave(worker._ticket)
-        worker.pid = news.pid
-        worker.pipes.stderr.extend(news.stderr)
-        for line in news.lines:
-            if json.loads(line).get("type") == "final":  # the weights first: a final run has them
-                weights = ray.get(actor.weights.remote(), timeout=60)
-                if weights is not None:
-                    worker.weights_path.write_bytes(weights)
-            take_line(line, worker.pipes)
-        if news.finished:
-            worker.returncode, worker.killed = news.returncode, news.killed
-            worker.close()
-            return
-        time.sleep(POLL_S)
+        while not self._ended.is_set():
+            asked = asked or self.actor.news.remote()
+            ready, _ = self._ray.wait([asked], timeout=1.0)
+            if not ready:
+                continue  # queued, or a busy node
+            try:
+                news: RunNews = self._ray.get(asked)
+            except Exception as exc:  # a lost node or a killed actor: said in words, as a crash is
+                if not self._ended.is_set():
+                    self.pipes.stderr.append(f"the Ray actor of this run was lost: {exc}")
+                    self.returncode = -1
+                    self.close()
+                return
+            asked = None
+            if self.started_at is None:
+                self.started_at = time.monotonic()
+                QUEUE.leave(self._ticket)
+            self.pid = news.pid
+            self.pipes.stderr.extend(news.stderr)
+            for line in news.lines:
+                if json.loads(line).get("type") == "final":  # the weights first: a final run has them
+                    weights = self._ray.get(self.actor.weights.remote(), timeout=60)
+                    if weights is not None:
+                        self.weights_path.write_bytes(weights)
+                take_line(line, self.pipes)
+            if news.finished:
+                self.returncode, self.killed = news.returncode, news.killed
+                self.close()
+                return
+            time.sleep(POLL_S)

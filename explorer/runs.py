@@ -66,6 +66,7 @@ class _Pipes:
     final: FinalSummary | None = None
     lines: list[str] = field(default_factory=list)  # the stdout lines as printed: a Ray node forwards them
     stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=STDERR_LINES_KEPT))
+    stderr_total: int = 0  # lines ever written to stderr: the deque keeps the last ones only
     stdout_done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -100,6 +101,7 @@ def _read_stderr(stream: IO[str], pipes: _Pipes) -> None:
     with stream:
         for line in stream:  # drained as written: a worker that writes a lot to stderr never blocks on a full pipe
             pipes.stderr.append(line.rstrip("\n"))
+            pipes.stderr_total += 1
 
 
 class WorkerProcess:
@@ -255,7 +257,7 @@ class TrainingRun:
         self.number, self.arch, self.task, self.config = number, arch, task, config
         self.stop_requested = False
         self.ended_by_server: StopReason | None = None  # the server's time limit, enforced from outside
-        self.started = self.last_seen = time.monotonic()
+        self.last_seen = time.monotonic()
         self._dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         (self._dir / OWNER_FILE).write_text(str(os.getpid()))  # a restarted server sweeps a dead one's runs
         self.weights_path = self._dir / "weights.pt"

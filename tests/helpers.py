@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import re
@@ -12,6 +13,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from hypothesis import assume
@@ -50,6 +52,16 @@ def load_generated(source: str, directory: Path) -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
+
+
+def drawn_graph(at: AppTest) -> str:
+    """The page's drawn data-flow graph: the inlined SVG's text, as the browser gets it."""
+    (svg,) = [m.value for m in at.markdown if "<svg" in m.value]
+    return html.unescape(svg)
 
 
 def shown(elements) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
 import zlib
 
@@ -15,16 +14,10 @@ from explorer.edit import add_layer
 from explorer.presets import PRESETS, load_preset
 from explorer.share import decode, encode
 
-from helpers import ASSETS, shown
+from helpers import ASSETS, drawn_graph, shown
 
 APP = str(ASSETS.parent / "app.py")
 BROKEN = next(name for name in PRESETS if name.startswith("Teaching"))
-
-
-def graph(at: AppTest) -> str:
-    """The drawn data-flow graph: the inlined SVG's text, as the browser gets it."""
-    (svg,) = [m.value for m in at.markdown if "<svg" in m.value]
-    return html.unescape(svg)
 
 
 def summary(at: AppTest) -> list[dict]:
@@ -36,7 +29,7 @@ def layer_titles(at: AppTest) -> list[str]:
 
 
 def test_default_page_shows_the_tutorial(app: AppTest) -> None:
-    assert "(batch=4, time=20, features=64)" in graph(app)
+    assert "(batch=4, time=20, features=64)" in drawn_graph(app)
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32)", "Dense(5, softmax)"]
     total = summary(app)[-1]
     assert (total["Params PyTorch"], total["Params Keras"]) == ("29,029", "28,773")  # as the graph writes them
@@ -54,11 +47,11 @@ def test_adding_a_layer_keeps_a_working_stack_working_and_says_what_changed(app:
     app.button(key="add_layer").click().run()
     assert layer_titles(app) == ["LSTM(64, return_sequences)", "GRU(32, return_sequences)", "RNN(32)",
                                  "Dense(5, softmax)"]  # fmt: skip
-    assert "needs a sequence" not in graph(app) and not app.error
+    assert "needs a sequence" not in drawn_graph(app) and not app.error
     (notice,) = [text for text in shown(app.toast) if "Added RNN as layer 3." in text]
     assert "Layer 2 now hands on its whole sequence (return_sequences)" in notice
     app.toggle(key="layer1.return_sequences").set_value(False).run()  # undone by hand: the classic mistake
-    assert "#d62728" in graph(app) and "needs a sequence" in graph(app)
+    assert "#d62728" in drawn_graph(app) and "needs a sequence" in drawn_graph(app)
     assert any("layer 3 (RNN) needs a sequence" in text for text in shown(app.error))
 
 
@@ -75,10 +68,10 @@ def test_inserting_or_appending_a_layer_keeps_every_valid_recurrent_preset_valid
 
 
 def test_toggling_return_sequences_changes_the_edge_shape(app: AppTest) -> None:
-    before = graph(app)
+    before = drawn_graph(app)
     assert "(batch=4, features=32)" in before and "last step only" in before
     app.toggle(key="layer1.return_sequences").set_value(True).run()
-    after = graph(app)
+    after = drawn_graph(app)
     assert "(batch=4, time=20, features=32)" in after and "(batch=4, time=20, features=5)" in after
     assert summary(app)[2]["Output shape"] == "(batch=4, time=20, features=5)"
 
@@ -87,9 +80,9 @@ def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTe
     app.number_input(key="layer0.units").set_value(16).run()
     assert summary(app)[0]["Params PyTorch"] == f"{4 * (16 * 10 + 16 * 16 + 2 * 16):,}"
     app.toggle(key="layer0.bidirectional").set_value(True).run()
-    assert "(batch=4, time=20, features=32)" in graph(app) and "⇄" in graph(app)
+    assert "(batch=4, time=20, features=32)" in drawn_graph(app) and "⇄" in drawn_graph(app)
     app.number_input(key="layer0.num_layers").set_value(2).run()
-    assert "2 layers stacked inside" in graph(app)
+    assert "2 layers stacked inside" in drawn_graph(app)
     app.number_input(key="layer0.dropout").set_value(0.25).run()
     assert summary(app)[0]["Layer"] == "LSTM(16, return_sequences, bidirectional, num_layers=2, dropout=0.25)"
     app.selectbox(key="layer1.type").set_value("LSTM").run()
@@ -99,7 +92,7 @@ def test_units_bidirectional_num_layers_and_dropout_redraw_everything(app: AppTe
 def test_remove_duplicate_and_move(app: AppTest) -> None:
     app.button(key="layer0.duplicate").click().run()
     assert layer_titles(app)[:3] == ["LSTM(64, return_sequences)"] * 2 + ["GRU(32)"]
-    assert "cluster_run1" in graph(app)  # identical sequence-passing layers are drawn as one fused module
+    assert "cluster_run1" in drawn_graph(app)  # identical sequence-passing layers are drawn as one fused module
     app.button(key="layer0.remove").click().run()
     assert layer_titles(app)[:2] == ["LSTM(64, return_sequences)", "GRU(32)"]
     app.button(key="layer1.up").click().run()
@@ -113,11 +106,11 @@ def test_remove_duplicate_and_move(app: AppTest) -> None:
 
 def test_input_and_head_settings(app: AppTest) -> None:
     app.number_input(key="input.features").set_value(3).run()
-    assert "features=3" in graph(app)
+    assert "features=3" in drawn_graph(app)
     app.checkbox(key="input.variable").check().run()
-    assert "(batch=4, time, features=3)" in graph(app)
+    assert "(batch=4, time, features=3)" in drawn_graph(app)
     app.checkbox(key="input.open_batch").check().run()
-    assert "(batch, time, features=3)" in graph(app)
+    assert "(batch, time, features=3)" in drawn_graph(app)
     app.selectbox(key="head.activation").set_value("none").run()
     assert summary(app)[-2]["Layer"] == "Dense(5)"
     app.checkbox(key="head.on").uncheck().run()
@@ -132,14 +125,14 @@ def test_broken_preset_shows_the_error_and_fix_repairs_it(app: AppTest) -> None:
     app.button(key="fix0").click().run()
     assert not app.error
     assert app.toggle(key="layer1.return_sequences").value is True
-    assert "#d62728" not in graph(app)
+    assert "#d62728" not in drawn_graph(app)
 
 
 def test_unrolled_view_and_states(app: AppTest) -> None:
     app.toggle(key="view.states").set_value(True).run()
-    assert "h_n (layers*directions=1, batch=4, units=64)" in graph(app)
+    assert "h_n (layers*directions=1, batch=4, units=64)" in drawn_graph(app)
     app.toggle(key="view.unrolled").set_value(True).run()
-    assert "x20" in graph(app) and "h2 t20" in graph(app)
+    assert "x20" in drawn_graph(app) and "h2 t20" in drawn_graph(app)
 
 
 def test_url_round_trip_restores_the_architecture(app: AppTest) -> None:
@@ -150,7 +143,7 @@ def test_url_round_trip_restores_the_architecture(app: AppTest) -> None:
     other.query_params["a"] = link
     other.run()
     assert layer_titles(other)[0] == "LSTM(48, return_sequences)"
-    assert graph(other) == graph(app)
+    assert drawn_graph(other) == drawn_graph(app)
 
 
 @pytest.mark.parametrize(
@@ -332,14 +325,14 @@ def test_names_from_pasted_code_are_shown_as_typed(app: AppTest) -> None:
 def test_a_refused_value_is_said_in_words_next_to_its_field_and_the_last_good_value_stays(
     app: AppTest, key: str, value: int, said: str
 ) -> None:
-    before = graph(app)
+    before = drawn_graph(app)
     app.number_input(key=key).set_value(value).run()
     (refusal,) = shown(app.error)
     assert said in refusal and "The last good value stays" in refusal
-    assert graph(app) == before  # nothing changed
+    assert drawn_graph(app) == before  # nothing changed
     assert app.number_input(key=key).value != value  # the box is put back to the value in place
     app.number_input(key="layer0.units").set_value(48).run()  # the next good change clears the message
-    assert not app.error and "LSTM(48, return_sequences)" in graph(app)
+    assert not app.error and "LSTM(48, return_sequences)" in drawn_graph(app)
 
 
 def test_presentation_mode_comes_from_the_link_and_goes_into_it() -> None:

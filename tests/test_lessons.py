@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 
 import pytest
@@ -15,7 +14,7 @@ from explorer.graph import KEPT_BACK, Hidden, architecture_graph
 from explorer.layers.stages import RecurrentBlock
 from explorer.lessons import BY_SLUG, LESSONS, Asked, applies, check, truth
 
-from helpers import ASSETS, shown
+from helpers import ASSETS, drawn_graph, shown
 
 APP = str(ASSETS.parent / "app.py")
 
@@ -92,30 +91,26 @@ def test_a_question_that_no_longer_fits_the_edited_stack_says_so() -> None:
     assert not applies(lesson, analyze(replace(arch, layers=arch.layers[:1])))  # layer 2 is now the Dense head
 
 
-def _graph(at: AppTest) -> str:
-    (svg,) = [m.value for m in at.markdown if "<svg" in m.value]
-    return html.unescape(svg)
-
-
 def test_a_lesson_link_opens_the_lesson_and_the_answer_reveals_the_label() -> None:
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["lesson"] = "num-layers"
     at.run()
     assert not at.exception and at.toggle(key="lesson.on").value
-    assert "LSTM(64, num_layers=2)" in _graph(at) and "h_n ?" in _graph(at)  # the lesson's stack, its h_n kept back
-    assert "(layers*directions=2" not in _graph(at)
+    # The lesson's stack, its h_n kept back.
+    assert "LSTM(64, num_layers=2)" in drawn_graph(at) and "h_n ?" in drawn_graph(at)
+    assert "(layers*directions=2" not in drawn_graph(at)
     assert not at.table  # the summary would give it away
     at.text_input(key="lesson.answer").input("(1, 4, 64)")
     at.button(key="lesson.check").click().run()
     (wrong,) = shown(at.error)
-    assert "one row per inner layer (num_layers)" in wrong and "h_n ?" in _graph(at)
+    assert "one row per inner layer (num_layers)" in wrong and "h_n ?" in drawn_graph(at)
     at.text_input(key="lesson.answer").input("2, 4, 64")
     at.button(key="lesson.check").click().run()
     assert any("Right: (layers*directions=2, batch=4, units=64)" in text for text in shown(at.success))
-    assert "h_n (layers*directions=2, batch=4, units=64)" in _graph(at) and at.table
+    assert "h_n (layers*directions=2, batch=4, units=64)" in drawn_graph(at) and at.table
     at.button(key="lesson.next").click().run()  # the next lesson: its stack and a fresh question
-    assert at.query_params["lesson"] == "last-step" and "?" in _graph(at)
-    assert "GRU(32)" in _graph(at) and not at.error
+    assert at.query_params["lesson"] == "last-step" and "?" in drawn_graph(at)
+    assert "GRU(32)" in drawn_graph(at) and not at.error
 
 
 def test_a_lesson_link_to_nothing_says_so_and_shows_the_default() -> None:
