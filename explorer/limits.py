@@ -30,6 +30,9 @@ class Limits:
     max_train_memory_mb: int = 2048
     max_train_params: int = 50_000_000  # a model with more parameters than this is not trained here
     max_concurrent_trainings: int = 4  # on the whole server; one more is refused with a message
+    # With EXPLORER_RAY_ADDRESS: runs waiting for a CPU in the cluster, all of a site's servers together; one
+    # more is refused with a message. Trainings themselves are then held by the cluster's CPUs.
+    max_queued_trainings: int = 500
     max_runs_kept: int = 10  # per session: the oldest finished run is dropped, with a note, to make room
     # A run no page has looked at for this long is stopped (its tab was closed). Browsers slow the
     # timers of background tabs to about once a minute, so this stays well above a minute.

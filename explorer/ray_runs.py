@@ -1,15 +1,22 @@
 """Training runs on a Ray cluster: chosen by `EXPLORER_RAY_ADDRESS` (`auto`, `ray://head:10001`, ...).
 
-A run is a Ray actor (`RunSupervisor`, one CPU reserved) that starts on its node the very worker process a local
-run starts (`python -m explorer.worker`: one torch thread, its memory capped, SIGTERM then SIGKILL), keeps what it
-prints, and hands it to the page on request as JSON lines, the weights as bytes through Ray's object store. So the
-trainer, its reports, Stop, the time limit and the memory budget are the local ones; only the process's place
-changes. Nothing from a user is unpickled: Ray carries strings and bytes, the reports are parsed from JSON and the
-weights loaded with weights_only=True, as locally.
+A run is a named, detached Ray actor (`RunSupervisor`, one CPU reserved) that starts on its node the very worker
+process a local run starts (`python -m explorer.worker`: one torch thread, its memory capped, SIGTERM then SIGKILL),
+keeps what it prints, and hands it to any page that asks, as JSON lines from where that page has read up to, the
+weights as bytes through Ray's object store. So the trainer, its reports, Stop, the time limit and the memory budget
+are the local ones; only the process's place changes. Nothing from a user is unpickled: Ray carries strings and
+bytes, the reports are parsed from JSON and the weights loaded with weights_only=True, as locally.
 
-Beyond the cluster's CPUs an actor waits in Ray's queue: the page shows the run as queued, with its place among
-this server's waiting runs, instead of refusing it. Ray itself is optional (requirements-ray.txt) and imported
-only when the address is set.
+Because the actor has a name (`run-<id>`, the id in the page's address while it trains) and outlives the server
+that started it, a page on another server of the same site follows the same run when a load balancer moves the
+user there. Pages tell the actor when they last showed the run; the actor ends a run no page has shown for
+`max_unwatched_seconds`, and removes itself once its run has ended and every page following it has its results
+(or none has asked for that long: a server that went away).
+
+Beyond the cluster's CPUs an actor waits in Ray's queue. One more detached actor, `RunQueue` (no CPU), keeps the
+site's waiting runs in order, so that every page shows its run's place among all of them; a waiting run whose
+pages have all gone is called off before it takes a CPU. Ray itself is optional (requirements-ray.txt) and
+imported only when the address is set.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,8 +37,12 @@ from explorer.spec import Limits
 from explorer.worker import TrainingJob
 
 RAY_ADDRESS = "EXPLORER_RAY_ADDRESS"
+NAMESPACE = "explorer"  # every server of a site looks its runs up here
+QUEUE_NAME = "run-queue"
 ROOT = Path(__file__).resolve().parent.parent
-POLL_S = 0.25  # how often the page asks a run's actor for its news
+POLL_S = 0.25  # how often a page asks a run's actor for its news
+QUEUE_POLL_S = 1.0  # how often a page asks for its waiting run's place
+QUEUE_FORGET_S = 30.0  # a waiting run no page has asked about for this long is called off
 
 
 def ray_address() -> str | None:
@@ -38,45 +50,100 @@ def ray_address() -> str | None:
     return os.environ.get(RAY_ADDRESS) or None
 
 
+def actor_name(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """What a page needs to show a run it did not start: the run's number, its job, the user's data."""
+
+    number: int
+    job_json: str  # a TrainingJob without paths: the node chooses its own
+    csv: bytes | None
+    csv_name: str | None
+
+    def job(self, limits: Limits) -> TrainingJob:
+        return TrainingJob.from_json(self.job_json, limits)
+
+
 @dataclass(frozen=True)
 class RunNews:
-    """What a supervisor has to tell since the page last asked: plain strings and numbers only."""
+    """What a supervisor has to tell a page, from where that page has read up to: plain strings and numbers."""
 
-    lines: list[str]  # the worker's new stdout lines (JSON reports, then the final summary)
-    stderr: list[str]  # its new stderr lines
+    lines: list[str]  # the worker's stdout lines from the page's cursor on (JSON reports, then the final summary)
+    stderr: list[str]  # its stderr lines from the page's cursor on (fewer, where the node's deque wrapped)
+    stderr_total: int  # the stderr lines ever written: the page's next cursor
     finished: bool  # the worker has exited and its output is read to the end
     returncode: int | None
     killed: bool  # it was killed after the grace (a step that did not return in time)
     pid: int
+    watched_at: float  # when any page last showed the run (wall clock: pages and nodes are different machines)
 
 
 class RunSupervisor:
     """On a Ray node: one run's worker process and what it printed. A Ray actor (see `_actor_class`)."""
 
-    def __init__(self, job_json: str, csv: bytes | None, grace_s: float):
+    def __init__(self, origin: RunOrigin, grace_s: float, max_unwatched_s: float, followers: int):
         from explorer.runs import RUN_DIR_PREFIX, WorkerProcess  # the node's own copy of the local machinery
 
+        self._origin = origin
         self.directory = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
-        job = TrainingJob.from_json(job_json, Limits.from_env())
+        job = origin.job(Limits.from_env())
         csv_path = None
-        if csv is not None:
+        if origin.csv is not None:
             csv_path = self.directory / "data.csv"
-            csv_path.write_bytes(csv)
+            csv_path.write_bytes(origin.csv)
         self.weights_path = self.directory / "weights.pt"
         self.worker = WorkerProcess(replace(job, csv=csv_path, save_weights=self.weights_path), grace_s)
-        self._lines_sent = self._stderr_sent = 0
+        self.max_unwatched_s = max_unwatched_s
+        self._followers = followers  # pages that will ask for the results: the actor waits for them
+        self._lock = threading.Lock()  # between a page that comes to follow and the actor deciding to go
+        self._leaving = False
+        self._watched_at = time.time()
+        self._asked_at = time.monotonic()
+        self._wake = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
 
-    def news(self) -> RunNews:
+    def ready(self) -> int:
+        """Answers once the actor has its CPU and its worker has started."""
+        return self.worker.pid
+
+    def origin(self) -> RunOrigin:
+        return self._origin
+
+    def follow(self) -> bool:
+        """One more page follows the run (on another server, where its user was moved), if it still trains: a run
+        that has ended belongs to the pages that followed it."""
+        with self._lock:
+            if self._leaving or self.worker.finished:
+                return False
+            self._followers += 1
+            return True
+
+    def let_go(self) -> None:
+        """A page has what it needs (or is gone): once none is left and the run has ended, the actor goes."""
+        self._followers -= 1
+        self._wake.set()
+
+    def news(self, lines_from: int, stderr_from: int, seen_at: float) -> RunNews:
+        self._asked_at = time.monotonic()
+        self._watched_at = max(self._watched_at, seen_at)
         pipes = self.worker.pipes
-        lines = pipes.lines[self._lines_sent :]
-        self._lines_sent += len(lines)
-        # The newest lines since the last call (fewer, where more were written than the deque keeps).
-        unsent = min(pipes.stderr_total - self._stderr_sent, len(pipes.stderr))
-        stderr = list(pipes.stderr)[len(pipes.stderr) - unsent :]
-        self._stderr_sent = pipes.stderr_total
+        unread = min(pipes.stderr_total - stderr_from, len(pipes.stderr))
+        stderr = list(pipes.stderr)[len(pipes.stderr) - unread :] if unread > 0 else []
         finished = self.worker.finished
         code = self.worker.process.returncode if finished else None
-        return RunNews(lines, stderr, finished, code, self.worker.killed, self.worker.pid)
+        return RunNews(
+            pipes.lines[lines_from:],
+            stderr,
+            pipes.stderr_total,
+            finished,
+            code,
+            self.worker.killed,
+            self.worker.pid,
+            self._watched_at,
+        )
 
     def end(self) -> None:
         self.worker.end()
@@ -84,139 +151,292 @@ class RunSupervisor:
     def weights(self) -> bytes | None:
         return self.weights_path.read_bytes() if self.weights_path.exists() else None
 
-    def close(self) -> None:
-        self.worker.end()
-        shutil.rmtree(self.directory, ignore_errors=True)
+    def _watch(self) -> None:
+        """End a run no page shows any more; remove the actor once nobody needs it: its CPU goes back at once."""
+        import ray
+
+        while True:
+            self._wake.wait(min(1.0, self.max_unwatched_s / 4))
+            self._wake.clear()
+            unasked = time.monotonic() - self._asked_at > self.max_unwatched_s  # every page's server is gone
+            if not self.worker.finished:
+                if time.time() - self._watched_at > self.max_unwatched_s or unasked:
+                    self.worker.end()
+                continue
+            with self._lock:
+                self._leaving = self._followers <= 0 or unasked
+            if self._leaving:
+                shutil.rmtree(self.directory, ignore_errors=True)
+                ray.kill(ray.get_runtime_context().current_actor)
+                return
 
 
-_ACTOR_LOCK = threading.Lock()
-_ACTOR: Any = None
+class RunQueue:
+    """The site's runs waiting for a CPU, in the order they were started, with what a page needs to follow one.
+    A detached Ray actor needing no CPU, shared by every server (see `_queue`)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, tuple[RunOrigin, float]] = {}  # run id → (origin, last asked about), in order
+
+    def join(self, run_id: str, origin: RunOrigin, limit: int) -> int | None:
+        """The run's place (1: next), or None: the queue is full."""
+        self._forget_abandoned()
+        if len(self._waiting) >= limit:
+            return None
+        self._waiting[run_id] = (origin, time.monotonic())
+        return len(self._waiting)
+
+    def place(self, run_id: str) -> int | None:
+        """The run's place, None once it has started (or was called off); asking keeps it in the queue."""
+        if run_id not in self._waiting:
+            return None
+        self._waiting[run_id] = (self._waiting[run_id][0], time.monotonic())
+        self._forget_abandoned()
+        return list(self._waiting).index(run_id) + 1
+
+    def leave(self, run_id: str) -> None:
+        self._waiting.pop(run_id, None)
+
+    def origin(self, run_id: str) -> RunOrigin | None:
+        entry = self._waiting.get(run_id)
+        return entry[0] if entry else None
+
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _forget_abandoned(self) -> None:
+        import ray
+
+        now = time.monotonic()
+        for run_id, (_, asked_at) in list(self._waiting.items()):
+            if now - asked_at > QUEUE_FORGET_S:  # every page of it has gone: it must not take a CPU
+                del self._waiting[run_id]
+                with contextlib.suppress(ValueError):  # started and ended meanwhile
+                    ray.kill(ray.get_actor(actor_name(run_id), namespace=NAMESPACE))
 
 
-def _actor_class() -> Any:
-    """RunSupervisor as a Ray actor needing one CPU: Ray queues it until a node has one free."""
-    global _ACTOR
-    with _ACTOR_LOCK:
-        if _ACTOR is None:
+_LOCK = threading.RLock()
+_MADE: dict[str, Any] = {}  # the Ray remotes and the queue's handle, made once per server process
+
+
+def _connect() -> Any:
+    """Ray, connected to the configured cluster (once per server process)."""
+    import ray
+
+    with _LOCK:
+        if not ray.is_initialized():
+            ray.init(address=ray_address(), ignore_reinit_error=True, log_to_driver=False, namespace=NAMESPACE)
+    return ray
+
+
+def _remote(cls: type, **options: Any) -> Any:
+    with _LOCK:
+        if cls.__name__ not in _MADE:
             import ray
 
-            if not ray.is_initialized():
-                ray.init(address=ray_address(), ignore_reinit_error=True, log_to_driver=False)
             # The nodes import explorer from the server's own checkout path: a cluster made from the same image
             # (or a shared file system) has it there; see the README's deployment section.
             nodes_import = {"env_vars": {"PYTHONPATH": str(ROOT)}}
-            _ACTOR = ray.remote(num_cpus=1, runtime_env=nodes_import)(RunSupervisor)
-        return _ACTOR
+            _MADE[cls.__name__] = ray.remote(runtime_env=nodes_import, **options)(cls)
+        return _MADE[cls.__name__]
 
 
-class _Queue:
-    """This server's runs waiting for a CPU in the cluster, in the order they were started."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiting: list[int] = []
-
-    def join(self, ticket: int) -> None:
-        with self._lock:
-            self._waiting.append(ticket)
-
-    def leave(self, ticket: int) -> None:
-        with self._lock:
-            if ticket in self._waiting:
-                self._waiting.remove(ticket)
-
-    def place(self, ticket: int) -> int | None:
-        """1 for the next to start; None once started (or gone)."""
-        with self._lock:
-            return self._waiting.index(ticket) + 1 if ticket in self._waiting else None
+def _queue() -> Any:
+    """The site's queue: made by the first server that needs it, found by the others."""
+    _connect()
+    with _LOCK:
+        if QUEUE_NAME not in _MADE:
+            options = {"name": QUEUE_NAME, "namespace": NAMESPACE, "lifetime": "detached", "get_if_exists": True}
+            _MADE[QUEUE_NAME] = _remote(RunQueue, num_cpus=0).options(**options).remote()
+        return _MADE[QUEUE_NAME]
 
 
-QUEUE = _Queue()
+def disconnect() -> None:
+    """Forget the cluster (Ray shut down): the next run connects again."""
+    import ray
+
+    with _LOCK:
+        _MADE.clear()
+        ray.shutdown()
+
+
+def waiting_runs() -> int:
+    """Runs of the whole site waiting for a CPU in the cluster."""
+    ray = _connect()
+    return int(ray.get(_queue().waiting.remote(), timeout=30))
+
+
+def find_run(run_id: str) -> RunOrigin | None:
+    """A run of this site that is waiting or training, by the id in a page's address; None if there is none (it
+    has ended, or the id is wrong)."""
+    ray = _connect()
+    try:
+        actor = ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
+    except ValueError:
+        return None
+    waiting = ray.get(_queue().origin.remote(run_id), timeout=30)
+    if waiting is not None:
+        return waiting
+    try:
+        return ray.get(actor.origin.remote(), timeout=30)
+    except Exception:  # ended between the two questions
+        return None
+
+
+class QueueFull(RuntimeError):
+    """As many runs as the site allows are waiting for the cluster."""
 
 
 class RayWorker:
     """The page's side of a run on Ray, with WorkerProcess's face: `pipes` fill as the actor's news comes in,
     `end` asks it to stop (its node's worker then gets SIGTERM, SIGKILL after the grace)."""
 
-    def __init__(self, job: TrainingJob, csv: bytes | None, weights_path: Path, grace_s: float, pipes: Any):
-        import ray
-
+    def __init__(self, run_id: str, actor: Any, weights_path: Path, pipes: Any, place: int | None):
+        self.run_id = run_id
+        self.actor = actor
         self.pipes = pipes
+        self.weights_path = weights_path
         self.killed = False
         self.returncode: int | None = None
         self.pid = -1
         self.started_at: float | None = None  # when the cluster gave it a CPU: its time limit counts from then
-        self._ticket = id(self)
-        QUEUE.join(self._ticket)
-        remote_job = replace(job, csv=None, save_weights=None)  # the node chooses its own paths
-        self.actor = _actor_class().remote(remote_job.to_json(), csv, grace_s)
-        self.weights_path = weights_path
-        self._ray = ray
+        self._place = place
+        self._seen_at = time.time()
+        self._ray = _connect()
         self._ended = threading.Event()
+        self._caught_up = threading.Event()  # the first news (or place) is in
         threading.Thread(target=self._follow, daemon=True).start()
+
+    @classmethod
+    def start(cls, origin: RunOrigin, weights_path: Path, pipes: Any, grace_s: float) -> RayWorker:
+        """A new run, queued in the cluster; QueueFull where the site's queue is at its limit."""
+        ray, limits = _connect(), Limits.from_env()
+        run_id = uuid.uuid4().hex
+        place = ray.get(_queue().join.remote(run_id, origin, limits.max_queued_trainings), timeout=30)
+        if place is None:
+            raise QueueFull(
+                f"{limits.max_queued_trainings} runs are already waiting for a CPU in the cluster, the site's limit "
+                "(EXPLORER_MAX_QUEUED_TRAININGS). Press Train again in a minute."
+            )
+        actor = (
+            _remote(RunSupervisor, num_cpus=1)
+            .options(name=actor_name(run_id), namespace=NAMESPACE, lifetime="detached")
+            .remote(origin, grace_s, limits.max_unwatched_seconds, 1)
+        )
+        return cls(run_id, actor, weights_path, pipes, place)
+
+    @classmethod
+    def follow(cls, run_id: str, weights_path: Path, pipes: Any) -> RayWorker:
+        """A run another server started (found with `find_run`): this page follows it too. ValueError where it
+        has ended meanwhile."""
+        ray = _connect()
+        try:
+            actor = ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
+            place = ray.get(_queue().place.remote(run_id), timeout=30)
+            following = actor.follow.remote()  # a waiting actor answers once it has started: its run is young then
+            if place is None and not ray.get(following, timeout=30):
+                raise ValueError("its run has ended")
+        except Exception as exc:  # gone meanwhile: a ValueError from get_actor, an actor error from Ray
+            raise ValueError(f"run {run_id} is not running any more: {exc}") from None
+        worker = cls(run_id, actor, weights_path, pipes, place)
+        worker._caught_up.wait(timeout=10)  # the page shows the curve so far at once, not an empty one
+        return worker
 
     @property
     def place_in_queue(self) -> int | None:
-        return QUEUE.place(self._ticket)
+        return self._place if self.started_at is None and not self._ended.is_set() else None
 
     @property
     def finished(self) -> bool:
         return self.pipes.stdout_done.is_set()
 
+    @property
+    def unwatched_s(self) -> float:
+        """Since a page showed the run, this server's or another's."""
+        return time.time() - self._seen_at
+
+    def touch(self) -> None:
+        self._seen_at = time.time()
+
     def end(self) -> None:
         if self.finished:
             return
-        if self.place_in_queue is not None:  # never started: nothing to save, leave the queue at once
-            self.close()
+        if self.started_at is None:  # never started: nothing to save, it leaves the queue at once
+            self._queue_call("leave")
+            with contextlib.suppress(Exception):
+                self._ray.kill(self.actor)
+            self._stop_following()
             return
         self.actor.end.remote()
 
     def close(self) -> None:
-        """Give the cluster back its CPU and the node its disk: the run is over, or nobody wants it any more."""
-        QUEUE.leave(self._ticket)
+        """This page no longer follows the run (it has its results, or nobody holds it any more). The run itself
+        is the actor's to end: another server's page may follow it, and no page shown for a while ends it."""
         if not self._ended.is_set():
-            self._ended.set()
-            if self.started_at is not None:  # an actor still queued has no worker nor files: killing it is all
-                # One that is gone meanwhile has nothing left to close: it is killed all the same.
-                with contextlib.suppress(Exception):
-                    self._ray.get(self.actor.close.remote(), timeout=10)
-            self._ray.kill(self.actor)
-        self.pipes.stdout_done.set()
+            with contextlib.suppress(Exception):
+                self.actor.let_go.remote()
+        self._stop_following()
 
     def stderr_text(self) -> str:
         return "\n".join(self.pipes.stderr)
 
+    def _stop_following(self) -> None:
+        self._ended.set()
+        self._caught_up.set()
+        self.pipes.stdout_done.set()
+
+    def _queue_call(self, method: str) -> Any:
+        return self._ray.get(getattr(_queue(), method).remote(self.run_id), timeout=30)
+
+    def _lost(self, exc: Exception) -> None:
+        """The actor is gone: a lost node, or a run called off elsewhere. Said in words, as a crash is."""
+        if self._ended.is_set():
+            return
+        if self.started_at is None:
+            self.pipes.stderr.append(
+                "error: the run was called off before the cluster had a CPU for it (it was stopped from another page, "
+                "or the cluster restarted). Press Train to start it again."
+            )
+        else:
+            self.pipes.stderr.append(f"the Ray actor of this run was lost: {exc}")
+        self.returncode = -1
+        self._stop_following()
+
     def _follow(self) -> None:
-        """Ask the actor for its news until its worker has finished; then fetch the weights and free the actor. Until
-        the cluster has a CPU for it the actor is not there to answer: the question waits, and the run is queued."""
+        """Wait for the cluster to start the actor, asking for its place meanwhile; then ask for its news until
+        its worker has finished; then fetch the weights and let it go."""
         from explorer.runs import take_line  # the local reader's own parsing: one place reads a worker's output
 
-        asked = None
+        ready = self.actor.ready.remote()
+        while not self._ended.is_set() and not self._ray.wait([ready], timeout=QUEUE_POLL_S)[0]:
+            with contextlib.suppress(Exception):  # a slow answer keeps the last place
+                self._place = self._queue_call("place")
+            self._caught_up.set()
+        try:
+            self.pid = self._ray.get(ready)
+        except Exception as exc:
+            self._lost(exc)
+            return
+        self.started_at = time.monotonic()
+        with contextlib.suppress(Exception):
+            self._queue_call("leave")
+        lines_read = stderr_read = 0
         while not self._ended.is_set():
-            asked = asked or self.actor.news.remote()
-            ready, _ = self._ray.wait([asked], timeout=1.0)
-            if not ready:
-                continue  # queued, or a busy node
             try:
-                news: RunNews = self._ray.get(asked)
-            except Exception as exc:  # a lost node or a killed actor: said in words, as a crash is
-                if not self._ended.is_set():
-                    self.pipes.stderr.append(f"the Ray actor of this run was lost: {exc}")
-                    self.returncode = -1
-                    self.close()
+                news: RunNews = self._ray.get(self.actor.news.remote(lines_read, stderr_read, self._seen_at))
+                lines_read, stderr_read = lines_read + len(news.lines), news.stderr_total
+                self._seen_at = max(self._seen_at, news.watched_at)
+                self.pipes.stderr.extend(news.stderr)
+                for line in news.lines:
+                    if json.loads(line).get("type") == "final":  # the weights first: a final run has them
+                        weights = self._ray.get(self.actor.weights.remote(), timeout=60)
+                        if weights is not None:
+                            self.weights_path.write_bytes(weights)
+                    take_line(line, self.pipes)
+                self._caught_up.set()
+            except Exception as exc:
+                self._lost(exc)
                 return
-            asked = None
-            if self.started_at is None:
-                self.started_at = time.monotonic()
-                QUEUE.leave(self._ticket)
-            self.pid = news.pid
-            self.pipes.stderr.extend(news.stderr)
-            for line in news.lines:
-                if json.loads(line).get("type") == "final":  # the weights first: a final run has them
-                    weights = self._ray.get(self.actor.weights.remote(), timeout=60)
-                    if weights is not None:
-                        self.weights_path.write_bytes(weights)
-                take_line(line, self.pipes)
             if news.finished:
                 self.returncode, self.killed = news.returncode, news.killed
                 self.close()

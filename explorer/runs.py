@@ -40,11 +40,12 @@ import torch
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.layers.recurrent import RecurrentLayer
-from explorer.ray_runs import RayWorker, ray_address
-from explorer.spec import Architecture
+from explorer.ray_runs import QueueFull, RayWorker, RunOrigin, find_run, ray_address
+from explorer.spec import Architecture, Limits
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import FinalSummary, Report, StopReason, TrainConfig
-from explorer.worker import TrainingJob
+from explorer.userdata import user_task
+from explorer.worker import TrainingJob, load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class WorkerProcess:
             reader.start()
         self.killed = False
         self.started_at: float | None = time.monotonic()
+        self.run_id: str | None = None  # only this server can follow it
+        self._seen = time.monotonic()
 
     @property
     def pid(self) -> int:
@@ -144,6 +147,13 @@ class WorkerProcess:
     def place_in_queue(self) -> int | None:
         """A local run never waits: it starts, or the server refuses it (ServerBusy)."""
         return None
+
+    @property
+    def unwatched_s(self) -> float:
+        return time.monotonic() - self._seen
+
+    def touch(self) -> None:
+        self._seen = time.monotonic()
 
     def close(self) -> None:
         _kill_if_alive(self.process)
@@ -229,7 +239,14 @@ class Worker(Protocol):
     started_at: float | None
 
     @property
+    def run_id(self) -> str | None:
+        """By which a page on another server finds the run; None: only this server has it."""
+
+    @property
     def pid(self) -> int: ...
+    @property
+    def unwatched_s(self) -> float: ...
+    def touch(self) -> None: ...
     @property
     def finished(self) -> bool: ...
     @property
@@ -253,11 +270,15 @@ class TrainingRun:
         csv: bytes | None = None,
         grace_s: float = GRACE_S,
         command: list[str] | None = None,
+        csv_name: str | None = None,
+        follow: str | None = None,
     ):
+        """A new run, or with `follow` the id of a run another server of the site started on the cluster (see
+        `follow_run`)."""
         self.number, self.arch, self.task, self.config = number, arch, task, config
         self.stop_requested = False
         self.ended_by_server: StopReason | None = None  # the server's time limit, enforced from outside
-        self.last_seen = time.monotonic()
+        self.started_elsewhere = follow is not None
         self._dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         (self._dir / OWNER_FILE).write_text(str(os.getpid()))  # a restarted server sweeps a dead one's runs
         self.weights_path = self._dir / "weights.pt"
@@ -267,11 +288,18 @@ class TrainingRun:
             csv_path.write_bytes(csv)
         # Below the page's priority: when trainings fill the cores, edits still get the CPU first.
         job = TrainingJob(arch, task.name, config, csv_path, self.weights_path, nice=10)
-        self.worker: Worker = (
-            RayWorker(job, csv, self.weights_path, grace_s, _Pipes())
-            if ray_address()
-            else WorkerProcess(job, grace_s, command)
-        )
+        self.worker: Worker
+        try:
+            if follow is not None:
+                self.worker = RayWorker.follow(follow, self.weights_path, _Pipes())
+            elif ray_address():
+                origin = RunOrigin(number, TrainingJob(arch, task.name, config, nice=10).to_json(), csv, csv_name)
+                self.worker = RayWorker.start(origin, self.weights_path, _Pipes(), grace_s)
+            else:
+                self.worker = WorkerProcess(job, grace_s, command)
+        except BaseException:  # no run: no folder left behind
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         # A run whose page is gone (tab closed, session expired) must not train on: ended when freed.
         self._finalizer = weakref.finalize(self, _discard, self.worker.close, self._dir)
         self._trained: TrainedModel | None = None
@@ -279,7 +307,18 @@ class TrainingRun:
 
     def touch(self) -> None:
         """The page showed this run: someone is still watching it."""
-        self.last_seen = time.monotonic()
+        self.worker.touch()
+
+    @property
+    def unwatched_s(self) -> float:
+        """Since a page last showed the run: this server's, or on a cluster another server's too."""
+        return self.worker.unwatched_s
+
+    @property
+    def run_id(self) -> str | None:
+        """The id a page's address carries while the run trains on a cluster, so that another server of the site
+        follows it when the user is moved there; None for a local run."""
+        return self.worker.run_id
 
     @property
     def reports(self) -> list[Report]:
@@ -331,7 +370,7 @@ class TrainingRun:
 
     @property
     def place_in_queue(self) -> int | None:
-        """Waiting for a CPU in the cluster: its place among this server's waiting runs (1: next)."""
+        """Waiting for a CPU in the cluster: its place among the site's waiting runs (1: next)."""
         return self.worker.place_in_queue
 
     @property
@@ -343,7 +382,7 @@ class TrainingRun:
     def status(self) -> str:
         place = self.place_in_queue
         if self.running and place is not None and not self.stop_requested:
-            return f"queued for a CPU in the cluster ({place - 1} of this server's runs ahead)"
+            return f"queued for a CPU in the cluster ({place - 1} {'run' if place == 2 else 'runs'} ahead)"
         if self.running:
             return "stopping" if self.stop_requested else ("running" if self.reports else "starting")
         if self.final is None:
@@ -434,7 +473,7 @@ class TrainingSlots:
         self.capacity = capacity
         self.max_unwatched_s = max_unwatched_s
         self.grace_s = grace_s
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # start holds it while it adds the run
         self._runs: weakref.WeakSet[TrainingRun] = weakref.WeakSet()  # an abandoned run does not hold a slot
         self._watchdog: threading.Thread | None = None
         sweep_stale_runs()
@@ -450,12 +489,35 @@ class TrainingSlots:
                     f"The server is already training {busy} models, its limit (EXPLORER_MAX_CONCURRENT_TRAININGS="
                     f"{self.capacity}). Press Train again when one of them has finished."
                 )
-            run = TrainingRun(number, arch, task, config, grace_s=self.grace_s, **kwargs)
+            try:
+                return self._watched(TrainingRun(number, arch, task, config, grace_s=self.grace_s, **kwargs))
+            except QueueFull as exc:
+                raise ServerBusy(str(exc)) from None
+
+    def follow(self, run_id: str, limits: Limits) -> TrainingRun | None:
+        """The run another server of the site started, by the id in the page's address, followed here too (the
+        user was moved to this server); None where it is not waiting or training any more."""
+        origin = find_run(run_id)
+        if origin is None:
+            return None
+        job = origin.job(limits)
+        if origin.csv is None:
+            task = load_task(job.task, None, limits)
+        else:
+            task = user_task(job.task, origin.csv, origin.csv_name or "your data", limits)
+        try:
+            run = TrainingRun(origin.number, job.architecture, task, job.config, grace_s=self.grace_s, follow=run_id)
+        except ValueError:  # ended between the two questions
+            return None
+        return self._watched(run)
+
+    def _watched(self, run: TrainingRun) -> TrainingRun:
+        with self._lock:
             self._runs.add(run)
             if self._watchdog is None:
                 self._watchdog = threading.Thread(target=self._watch, daemon=True)
                 self._watchdog.start()
-            return run
+        return run
 
     def _watch(self) -> None:
         while True:
@@ -473,7 +535,7 @@ class TrainingSlots:
             limit, since = run.config.max_seconds, run.training_since
             if limit is not None and since is not None and now - since > limit + self.grace_s:
                 run.stop(StopReason.TIME_LIMIT)
-            elif now - run.last_seen > self.max_unwatched_s:
+            elif run.unwatched_s > self.max_unwatched_s:
                 run.stop()
 
 

@@ -18,12 +18,14 @@ TOGGLE = "return_sequences"
 class Student:
     """One session driven over Streamlit's websocket protocol: what the page's JavaScript sends and receives."""
 
-    def __init__(self, socket: ClientConnection, link: str) -> None:
+    def __init__(self, socket: ClientConnection, link: str, **params: str) -> None:
         self.socket = socket
-        self.query = urlencode({"a": link})
+        self.query = urlencode({"a": link, **params})  # the page's address: its architecture, and what else it holds
         self.widgets: dict[str, list[str]] = {}  # label → ids, in page order
         self.graph = ""
+        self.texts: list[str] = []  # the last full run's markdown and alerts (captions, notes), in page order
         self.progress = ""  # the training status line, while the session has a run
+        self.progress_value = 0.0
         self.poll: tuple[float, str] | None = None  # (interval, fragment id) the server asked to be rerun
         self.rerun()
         self.flag = False  # layer 2 starts without return_sequences in the default preset
@@ -36,7 +38,7 @@ class Student:
         message.rerun_script.widget_states.widgets.extend(widgets)
         message.rerun_script.fragment_id = fragment
         message.rerun_script.is_auto_rerun = bool(fragment)
-        start, graph_at, seen, full = time.perf_counter(), None, {}, not fragment
+        start, graph_at, seen, texts, full = time.perf_counter(), None, {}, [], not fragment
         if full:  # as the page does: a full run cancels the fragment timers; its fragments set them again
             self.poll = None
         self.socket.send(message.SerializeToString())
@@ -47,9 +49,11 @@ class Student:
                 if reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     break
                 # st.rerun() (the live chart does it when a run ends): a full run follows; read it through too
-                seen, full, self.poll = {}, True, None
+                seen, texts, full, self.poll = {}, [], True, None
                 continue
-            if kind == "auto_rerun":
+            if kind == "page_info_changed":  # the page wrote its address, as st.query_params does
+                self.query = reply.page_info_changed.query_string
+            elif kind == "auto_rerun":
                 self.poll = (reply.auto_rerun.interval, reply.auto_rerun.fragment_id)
             elif kind == "stop_auto_rerun":
                 self.poll = None
@@ -60,14 +64,18 @@ class Student:
             if hasattr(widget, "id") and hasattr(widget, "label"):
                 seen.setdefault(widget.label, []).append(widget.id)
             if element.WhichOneof("type") == "progress":
-                self.progress = element.progress.text
+                self.progress, self.progress_value = element.progress.text, element.progress.value / 100
             elif element.WhichOneof("type") == "markdown" and 'class="dataflow"' in element.markdown.body:
                 graph_at = time.perf_counter()
                 self.graph = element.markdown.body
+            elif element.WhichOneof("type") == "markdown":
+                texts.append(element.markdown.body)
+            elif element.WhichOneof("type") == "alert":  # st.info, st.error, ...
+                texts.append(element.alert.body)
         if full:
             if graph_at is None:
                 raise RuntimeError("the rerun sent no graph")
-            self.widgets = seen
+            self.widgets, self.texts = seen, texts
         return (graph_at or time.perf_counter()) - start
 
     def edit(self) -> float:

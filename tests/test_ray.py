@@ -6,9 +6,11 @@ CI installs it). And the page shows a queued run and trains it when a CPU is fre
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,10 +18,12 @@ from streamlit.testing.v1 import AppTest
 from explorer import ray_runs
 from explorer.presets import DEFAULT_PRESET, load_preset
 from explorer.runs import TrainingRun, TrainingSlots
+from explorer.share import encode
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig
 
-from helpers import ASSETS
+from helpers import ASSETS, start_app
+from streamlit_client import Student, open_socket
 
 ray = pytest.importorskip("ray")
 
@@ -36,8 +40,7 @@ def cluster() -> Iterator[None]:
         yield
     finally:
         del os.environ[ray_runs.RAY_ADDRESS]
-        ray_runs._ACTOR = None
-        ray.shutdown()
+        ray_runs.disconnect()
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -91,7 +94,7 @@ def test_a_run_beyond_the_clusters_cpus_waits_with_its_place_then_runs(cluster: 
     fourth = slots.start(4, TUTORIAL, TASKS["classify"], LONG)
     time.sleep(1)
     assert (third.place_in_queue, fourth.place_in_queue) == (1, 2) and third.running and not third.reports
-    assert fourth.status == "queued for a CPU in the cluster (1 of this server's runs ahead)"
+    assert fourth.status == "queued for a CPU in the cluster (1 run ahead)"
     fourth.stop()
     assert fourth.wait(10) and fourth.status == "stopped" and fourth.place_in_queue is None
     assert third.place_in_queue == 1
@@ -117,7 +120,7 @@ def test_the_page_shows_a_queued_run_and_trains_it_when_a_cpu_is_free(cluster: N
     app.button(key="train.start").click().run()  # a local server at its limit would refuse: the cluster queues
     assert not app.error
     (bar,) = app.get("progress")
-    assert bar.proto.text == "Run #1: queued for a CPU in the cluster (0 of this server's runs ahead)"
+    assert bar.proto.text == "Run #1: queued for a CPU in the cluster (0 runs ahead)"
     assert app.button(key="train.stop").disabled is False  # a queued run can be called off
     busy[0].stop()
     deadline = time.monotonic() + 120
@@ -128,3 +131,50 @@ def test_the_page_shows_a_queued_run_and_trains_it_when_a_cpu_is_free(cluster: N
     assert not app.exception
     busy[1].stop()
     assert busy[1].wait(30)
+
+
+def test_a_run_keeps_training_when_its_user_is_moved_to_another_server(cluster: None) -> None:
+    """Two page servers of one site share the cluster. A run started on the first keeps training when that server
+    goes away; the user's page, moved by the load balancer to the second with the same address, follows the run
+    from its first report (the same run, not a new one), and its Stop ends it. Without the run in the address
+    the second server shows nothing of it; with the id of a run that has ended, it says so."""
+    site = {ray_runs.RAY_ADDRESS: ray.get_runtime_context().gcs_address, "EXPLORER_MAX_TRAIN_SECONDS": "600"}
+    (first, first_url), (second, second_url) = start_app(site), start_app(site)
+    link = encode(TUTORIAL)
+    try:
+        with open_socket(first_url) as socket:
+            student = Student(socket, link)
+            student.train(4000)
+            student.wait_running()
+            moved = parse_qs(student.query)
+            assert moved["a"] == [link] and re.fullmatch(r"[0-9a-f]{32}", moved["run"][0])
+            progress_before_move = student.progress_value
+        first.terminate()  # the server goes away (a deployment, a crash): the run does not
+        assert first.wait(30) is not None
+        with open_socket(second_url) as socket:
+            student = Student(socket, link, run=moved["run"][0])
+            assert re.match(r"Run #1: (running|starting)", student.progress), student.progress
+            assert any("was started on another server of this site" in text for text in student.texts)
+            assert parse_qs(student.query)["run"] == moved["run"]  # still in the address: a reload follows it too
+            assert student.progress_value >= progress_before_move > 0  # the curve so far, not a new run's
+            deadline = time.monotonic() + 60
+            while student.progress_value <= progress_before_move:  # and it trains on
+                assert time.monotonic() < deadline, student.progress
+                time.sleep(student.poll[0] if student.poll else 1)
+                student.rerun(fragment=student.poll[1] if student.poll else "")
+            student.press("Stop")
+            deadline = time.monotonic() + 60
+            while "stopped" not in student.progress:
+                assert time.monotonic() < deadline, student.progress
+                time.sleep(1)
+                student.rerun()
+            assert "run" not in parse_qs(student.query)  # over: nothing left to follow
+        with open_socket(second_url) as socket:  # the address of a run that has ended
+            student = Student(socket, link, run=moved["run"][0])
+            assert not student.progress
+            assert any("not running any more: it has finished or was stopped" in text for text in student.texts)
+            assert "run" not in parse_qs(student.query)
+    finally:
+        for server in (first, second):
+            server.terminate()
+            server.wait(30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from explorer.edit import with_cell
 from explorer.inside import GATES, MAX_STEPS_SHOWN, VIEWS, heatmap_window, input_window, sample_target
 from explorer.layers.recurrent import CellType, RecurrentLayer
 from explorer.literal import markdown_literal
+from explorer.ray_runs import ray_address
 from explorer.runs import ServerBusy, TrainingRun, TrainingSlots, run_labels
 from explorer.spec import Architecture
 from explorer.tasks import TASKS, Kind, Task, check_task, recommended_task
@@ -23,6 +25,8 @@ from explorer.userdata import USER_TASKS, DataError, csv_format, safe_name, user
 from explorer.worker import check_run
 
 RUNS = "runs"
+RUN_PARAM = "run"  # in the page's address while a run trains on a cluster: another server follows it from there
+FOLLOW_NOTE = "train.follow_note"
 QUEUE = "train.queue"  # (cell, stack) a "Compare cells" still has to train, in order: stacks taken at the click
 CELLS = (CellType.LSTM, CellType.GRU, CellType.RNN)
 
@@ -122,18 +126,26 @@ def _start(arch: Architecture | None = None) -> None:
     runs, limits, task = _runs(), state.limits(), _chosen_task()
     if task is None:  # Train is disabled until a CSV task has its data
         return
-    csv_bytes = s[USER_DATA][2] if s["train.task"] in USER_TASKS else None
+    csv_name, csv_bytes = s[USER_DATA][1:3] if s["train.task"] in USER_TASKS else (None, None)
     number = runs[-1].number + 1 if runs else 1
     try:
         check_run(arch, task, config, limits)  # refused here, before any process starts
-        run = _slots().start(number, arch, task, config, csv=csv_bytes)
+        run = _slots().start(number, arch, task, config, csv=csv_bytes, csv_name=csv_name)
     except (ValueError, ServerBusy) as exc:
         state.notify("error", f"Training did not start: {exc}")
         s.pop(QUEUE, None)  # a comparison waiting for its next arm stops here too
         return
+    _add(run)
+
+
+def _add(run: TrainingRun) -> None:
+    """The session's newest run; on a cluster its id goes in the address, where another server finds it."""
+    runs, limits = _runs(), state.limits()
     for older in runs:
         older.release()  # only the newest run's trained model is looked inside: the others' stay on disk
     runs.append(run)
+    if run.run_id is not None:
+        st.query_params[RUN_PARAM] = run.run_id
     if len(runs) > limits.max_runs_kept:
         dropped = runs.pop(0)
         dropped.discard()
@@ -181,8 +193,40 @@ def metrics_csv(run: TrainingRun) -> str:
     return buffer.getvalue()
 
 
+def _follow_moved_run() -> None:
+    """A page opened with a run's id in its address and no run of its own: the user was moved here from another
+    server of the site (or reloaded the page). The run goes on; this page follows it, with its settings shown."""
+    s = st.session_state
+    run_id = st.query_params.get(RUN_PARAM)
+    if run_id is None or _runs():
+        return
+    st.query_params.pop(RUN_PARAM, None)  # put back below while the run trains
+    if not ray_address():
+        return  # a run of this server's own never outlives its page
+    run = None
+    if re.fullmatch(r"[0-9a-f]{32}", run_id):
+        run = _slots().follow(run_id, state.limits())
+    if run is None:
+        s[FOLLOW_NOTE] = (
+            "This page's address named a training run that is not running any more: it has finished or was "
+            "stopped, and its results stayed with the page that followed it. Press Train to train this stack here."
+        )
+        return
+    _add(run)
+    config = run.config
+    s["train.task"], s["train.device"] = run.task.name, config.device
+    s["train.steps"], s["train.lr"], s["train.batch"], s["train.seed"] = (
+        config.steps,
+        config.lr,
+        config.batch_size,
+        config.seed,
+    )
+    _settings_good()
+
+
 def train_tab(analysis: Analysis) -> None:
     s = st.session_state
+    _follow_moved_run()
     if "train.task" not in s:
         s["train.task"] = "tokens" if analysis.architecture.input.tokens else "classify"
         s["train.batch"], s["train.seed"] = 64, 0
@@ -243,7 +287,17 @@ def train_tab(analysis: Analysis) -> None:
     if not analysis.valid:
         buttons.caption("Fix the architecture's errors first.")
     if run is None:
+        if s.get(FOLLOW_NOTE):
+            st.info(s[FOLLOW_NOTE])
         return
+    s.pop(FOLLOW_NOTE, None)
+    if run.started_elsewhere:
+        st.caption(
+            f"Run #{run.number} was started on another server of this site. Your connection moved to this one, and "
+            "this page follows the run: it kept training meanwhile, and Stop works from here too."
+        )
+    if not run.running:
+        st.query_params.pop(RUN_PARAM, None)  # over: nothing left for another server to follow
     _live(run)
     if not run.running:
         _after(run)
