@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs
@@ -17,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import ray_runs
 from explorer.presets import DEFAULT_PRESET, load_preset
-from explorer.runs import TrainingRun, TrainingSlots
+from explorer.runs import ServerBusy, TrainingRun, TrainingSlots
 from explorer.share import encode
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig
@@ -84,9 +87,12 @@ def test_stop_the_time_limit_and_the_watchdog_end_a_run_on_ray(cluster: None) ->
     assert unwatched.wait(30) and unwatched.stop_requested and unwatched.status == "stopped"
 
 
-def test_a_run_beyond_the_clusters_cpus_waits_with_its_place_then_runs(cluster: None) -> None:
-    """Where a local server would refuse the second run, the cluster queues the third and fourth; a queued run
-    that is stopped leaves the queue at once, and the next in line starts when a CPU is free."""
+def test_a_run_beyond_the_clusters_cpus_waits_with_its_place_then_runs(
+    cluster: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a local server would refuse the second run, the cluster queues the third and fourth, up to the site's
+    limit; a queued run that is stopped leaves the queue at once, and the next in line starts when a CPU is free."""
+    monkeypatch.setenv("EXPLORER_MAX_QUEUED_TRAININGS", "2")
     slots = TrainingSlots(capacity=1)
     first, second = (slots.start(n, TUTORIAL, TASKS["classify"], LONG) for n in (1, 2))
     wait_for(lambda: first.reports and second.reports)
@@ -95,6 +101,8 @@ def test_a_run_beyond_the_clusters_cpus_waits_with_its_place_then_runs(cluster: 
     time.sleep(1)
     assert (third.place_in_queue, fourth.place_in_queue) == (1, 2) and third.running and not third.reports
     assert fourth.status == "queued for a CPU in the cluster (1 run ahead)"
+    with pytest.raises(ServerBusy, match=r"2 runs are already waiting .*\(EXPLORER_MAX_QUEUED_TRAININGS\)"):
+        slots.start(5, TUTORIAL, TASKS["classify"], LONG)
     fourth.stop()
     assert fourth.wait(10) and fourth.status == "stopped" and fourth.place_in_queue is None
     assert third.place_in_queue == 1
@@ -178,3 +186,32 @@ def test_a_run_keeps_training_when_its_user_is_moved_to_another_server(cluster: 
         for server in (first, second):
             server.terminate()
             server.wait(30)
+
+
+def test_a_run_whose_server_was_killed_is_ended_by_its_actor(cluster: None) -> None:
+    """A page server killed outright (no goodbye to the cluster), and no other server following its run: the run's
+    actor ends the run once no page has shown it for EXPLORER_MAX_UNWATCHED_SECONDS, and gives its CPU back."""
+    server = textwrap.dedent(
+        """
+        import os, sys, time
+        from explorer.presets import DEFAULT_PRESET, load_preset
+        from explorer.runs import TrainingRun
+        from explorer.tasks import TASKS
+        from explorer.train import TrainConfig
+        run = TrainingRun(1, load_preset(DEFAULT_PRESET), TASKS["classify"], TrainConfig(steps=5000, report_every=5))
+        while not run.reports:
+            run.touch()  # its page shows it
+            time.sleep(0.1)
+        print(run.run_id, flush=True)
+        os._exit(0)  # as SIGKILL: no finalizer runs, nothing is said to the cluster
+        """
+    )
+    env = {ray_runs.RAY_ADDRESS: ray.get_runtime_context().gcs_address, "EXPLORER_MAX_UNWATCHED_SECONDS": "3"}
+    killed = subprocess.run(
+        [sys.executable, "-c", server], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    run_id = killed.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", run_id), killed.stderr
+    assert ray_runs.find_run(run_id) is not None  # it trains on, for now
+    wait_for(lambda: ray_runs.find_run(run_id) is None, timeout=60)
+    wait_for(lambda: ray.available_resources().get("CPU") == 2, timeout=30)
