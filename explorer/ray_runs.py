@@ -29,12 +29,15 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from explorer.spec import Limits
-from explorer.worker import TrainingJob
+from explorer.limits import Limits
+from explorer.process import CSV_FILE, RUN_DIR_PREFIX, WEIGHTS_FILE, Output, WorkerProcess
+
+if TYPE_CHECKING:
+    from explorer.worker import TrainingJob
 
 RAY_ADDRESS = "EXPLORER_RAY_ADDRESS"
 NAMESPACE = "explorer"  # every server of a site looks its runs up here
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.25  # how often a page asks a run's actor for its news
 QUEUE_POLL_S = 1.0  # how often a page asks for its waiting run's place
 QUEUE_FORGET_S = 30.0  # a waiting run no page has asked about for this long is called off
+GONE_AFTER_END_S = 10.0  # an ended run's actor waits this long for pages that have not fetched its results
 
 
 def ray_address() -> str | None:
@@ -59,11 +63,13 @@ class RunOrigin:
     """What a page needs to show a run it did not start: the run's number, its job, the user's data."""
 
     number: int
-    job_json: str  # a TrainingJob without paths: the node chooses its own
+    job_json: str  # a TrainingJob, its paths relative to the run's folder on the node
     csv: bytes | None
     csv_name: str | None
 
     def job(self, limits: Limits) -> TrainingJob:
+        from explorer.worker import TrainingJob  # torch: the page's side only
+
         return TrainingJob.from_json(self.job_json, limits)
 
 
@@ -85,17 +91,13 @@ class RunSupervisor:
     """On a Ray node: one run's worker process and what it printed. A Ray actor (see `_actor_class`)."""
 
     def __init__(self, origin: RunOrigin, grace_s: float, max_unwatched_s: float, followers: int):
-        from explorer.runs import RUN_DIR_PREFIX, WorkerProcess  # the node's own copy of the local machinery
-
         self._origin = origin
         self.directory = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
-        job = origin.job(Limits.from_env())
-        csv_path = None
         if origin.csv is not None:
-            csv_path = self.directory / "data.csv"
-            csv_path.write_bytes(origin.csv)
-        self.weights_path = self.directory / "weights.pt"
-        self.worker = WorkerProcess(replace(job, csv=csv_path, save_weights=self.weights_path), grace_s)
+            (self.directory / CSV_FILE).write_bytes(origin.csv)
+        self.weights_path = self.directory / WEIGHTS_FILE
+        # The job as the page wrote it, read by the worker alone: the actor's process never imports torch.
+        self.worker = WorkerProcess(origin.job_json, grace_s, Output(), cwd=self.directory)
         self.max_unwatched_s = max_unwatched_s
         self._followers = followers  # pages that will ask for the results: the actor waits for them
         self._lock = threading.Lock()  # between a page that comes to follow and the actor deciding to go
@@ -163,8 +165,10 @@ class RunSupervisor:
                 if time.time() - self._watched_at > self.max_unwatched_s or unasked:
                     self.worker.end()
                 continue
+            # Ended: a page that follows it asks every POLL_S, so one silent for a while has gone with its server.
+            silent = time.monotonic() - self._asked_at > min(GONE_AFTER_END_S, self.max_unwatched_s)
             with self._lock:
-                self._leaving = self._followers <= 0 or unasked
+                self._leaving = self._followers <= 0 or silent
             if self._leaving:
                 shutil.rmtree(self.directory, ignore_errors=True)
                 ray.kill(ray.get_runtime_context().current_actor)
@@ -291,7 +295,7 @@ class RayWorker:
     """The page's side of a run on Ray, with WorkerProcess's face: `pipes` fill as the actor's news comes in,
     `end` asks it to stop (its node's worker then gets SIGTERM, SIGKILL after the grace)."""
 
-    def __init__(self, run_id: str, actor: Any, weights_path: Path, pipes: Any, place: int | None):
+    def __init__(self, run_id: str, actor: Any, weights_path: Path, pipes: Output, place: int | None):
         self.run_id = run_id
         self.actor = actor
         self.pipes = pipes
@@ -308,7 +312,7 @@ class RayWorker:
         threading.Thread(target=self._follow, daemon=True).start()
 
     @classmethod
-    def start(cls, origin: RunOrigin, weights_path: Path, pipes: Any, grace_s: float) -> RayWorker:
+    def start(cls, origin: RunOrigin, weights_path: Path, pipes: Output, grace_s: float) -> RayWorker:
         """A new run, queued in the cluster; QueueFull where the site's queue is at its limit."""
         ray, limits = _connect(), Limits.from_env()
         run_id = uuid.uuid4().hex
@@ -326,7 +330,7 @@ class RayWorker:
         return cls(run_id, actor, weights_path, pipes, place)
 
     @classmethod
-    def follow(cls, run_id: str, weights_path: Path, pipes: Any) -> RayWorker:
+    def follow(cls, run_id: str, weights_path: Path, pipes: Output) -> RayWorker:
         """A run another server started (found with `find_run`): this page follows it too. ValueError where it
         has ended meanwhile."""
         ray = _connect()
@@ -405,8 +409,6 @@ class RayWorker:
     def _follow(self) -> None:
         """Wait for the cluster to start the actor, asking for its place meanwhile; then ask for its news until
         its worker has finished; then fetch the weights and let it go."""
-        from explorer.runs import take_line  # the local reader's own parsing: one place reads a worker's output
-
         ready = self.actor.ready.remote()
         while not self._ended.is_set() and not self._ray.wait([ready], timeout=QUEUE_POLL_S)[0]:
             with contextlib.suppress(Exception):  # a slow answer keeps the last place
@@ -432,7 +434,7 @@ class RayWorker:
                         weights = self._ray.get(self.actor.weights.remote(), timeout=60)
                         if weights is not None:
                             self.weights_path.write_bytes(weights)
-                    take_line(line, self.pipes)
+                    self.pipes.take(line)  # read as a local worker's lines are
                 self._caught_up.set()
             except Exception as exc:
                 self._lost(exc)

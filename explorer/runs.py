@@ -8,23 +8,19 @@ Reports and the FinalSummary come back as JSON lines, and nothing is unpickled: 
 state_dict file loaded with weights_only=True. The worker's standard error is read as it is written (a
 chatty worker never blocks) and goes to the server's log; the page says what happened in words.
 
-Three parts: WorkerProcess (the process and its two pipes), TrainingRun (one run as the page shows it),
-TrainedModel (what a finished run's weights compute, loaded only when looked at). TrainingSlots counts
-the server's runs and watches them.
+Three parts: WorkerProcess (the process and its two pipes, in explorer.process), TrainingRun (one run as
+the page shows it, its worker here or on a Ray node), TrainedModel (what a finished run's weights compute,
+loaded only when looked at). TrainingSlots counts the server's runs and watches them.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import io
 import json
 import logging
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,13 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import torch
 
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.layers.recurrent import RecurrentLayer
+from explorer.process import CSV_FILE, RUN_DIR_PREFIX, WEIGHTS_FILE, Output, WorkerProcess
 from explorer.ray_runs import QueueFull, RayWorker, RunOrigin, find_run, ray_address
 from explorer.spec import Architecture, Limits
 from explorer.tasks import Data, Task, make_splits
@@ -47,142 +44,34 @@ from explorer.train import FinalSummary, Report, StopReason, TrainConfig
 from explorer.userdata import user_task
 from explorer.worker import TrainingJob, load_task
 
-ROOT = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger(__name__)
-RUN_DIR_PREFIX = "explorer-run-"
 OWNER_FILE = "server.pid"
-STDERR_LINES_KEPT = 200
 # Between SIGTERM and SIGKILL: a worker needs well under a second of CPU to finish its step and save its
 # weights, but runs at a lower priority than the page and may get a small share of a busy machine.
 GRACE_S = 5.0
-WORKER = [sys.executable, "-m", "explorer.worker"]
 
 
-@dataclass
-class _Pipes:
-    """What the reader threads write. Kept apart from the run, so that no thread holds a reference to the
-    run: a run nobody holds any more (its tab closed) is freed at once, and its finalizer kills the worker."""
+class _Pipes(Output):
+    """What a worker printed, read: its reports and final summary, typed, as the lines come in."""
 
-    reports: list[Report] = field(default_factory=list)
-    final: FinalSummary | None = None
-    lines: list[str] = field(default_factory=list)  # the stdout lines as printed: a Ray node forwards them
-    stderr: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=STDERR_LINES_KEPT))
-    stderr_total: int = 0  # lines ever written to stderr: the deque keeps the last ones only
-    stdout_done: threading.Event = field(default_factory=threading.Event)
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[Report] = []
+        self.final: FinalSummary | None = None
 
-
-def _read_stdout(stream: IO[str], pipes: _Pipes, process: subprocess.Popen[str]) -> None:
-    with stream:
-        _read_reports(stream, pipes)
-    process.wait()  # its output has ended: reap it, so that its exit code is there to read
-    pipes.stdout_done.set()
-
-
-def _read_reports(stream: IO[str], pipes: _Pipes) -> None:
-    for line in stream:
-        take_line(line, pipes)
-
-
-def take_line(line: str, pipes: _Pipes) -> None:
-    """One line a worker printed: a report, or its final summary, typed; anything else goes to the log."""
-    try:
-        message = json.loads(line)
-        if message.get("type") == "report":
-            pipes.reports.append(Report.from_json(message))
-        elif message.get("type") == "final":
-            pipes.final = FinalSummary.from_json(message)
-        else:
-            raise ValueError("neither a report nor a final summary")
-        pipes.lines.append(line)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        LOG.warning("a training worker printed a line that is not a report: %.200s", line)
-
-
-def _read_stderr(stream: IO[str], pipes: _Pipes) -> None:
-    with stream:
-        for line in stream:  # drained as written: a worker that writes a lot to stderr never blocks on a full pipe
-            pipes.stderr.append(line.rstrip("\n"))
-            pipes.stderr_total += 1
-
-
-class WorkerProcess:
-    """A worker process and its pipes. `end` asks it to stop (SIGTERM) and kills it (SIGKILL) if it has not
-    ended after `grace_s`: a step in torch's C++ code does not see the signal until it returns."""
-
-    def __init__(self, job: TrainingJob, grace_s: float, command: list[str] | None = None):
-        self.grace_s = grace_s
-        self.pipes = _Pipes()
-        self.process = subprocess.Popen(
-            command or WORKER,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert self.process.stdin and self.process.stdout and self.process.stderr
-        with contextlib.suppress(BrokenPipeError), self.process.stdin:  # a worker that ended at once: see its code
-            self.process.stdin.write(job.to_json())
-        readers = [
-            threading.Thread(target=_read_stdout, args=(self.process.stdout, self.pipes, self.process), daemon=True),
-            threading.Thread(target=_read_stderr, args=(self.process.stderr, self.pipes), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-        self.killed = False
-        self.started_at: float | None = time.monotonic()
-        self.run_id: str | None = None  # only this server can follow it
-        self._seen = time.monotonic()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def returncode(self) -> int | None:
-        return self.process.returncode
-
-    @property
-    def place_in_queue(self) -> int | None:
-        """A local run never waits: it starts, or the server refuses it (ServerBusy)."""
-        return None
-
-    @property
-    def unwatched_s(self) -> float:
-        return time.monotonic() - self._seen
-
-    def touch(self) -> None:
-        self._seen = time.monotonic()
-
-    def close(self) -> None:
-        _kill_if_alive(self.process)
-
-    @property
-    def finished(self) -> bool:
-        """Its output is read to the end: the final line, if any, is in."""
-        return self.pipes.stdout_done.is_set() and self.process.poll() is not None
-
-    def end(self) -> None:
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(OSError):  # back to the page's priority, to finish its step; may be refused
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, os.getpriority(os.PRIO_PROCESS, 0))
-        self.process.send_signal(signal.SIGTERM)
-        timer = threading.Timer(self.grace_s, _kill_if_alive, args=(self.process, self))
-        timer.daemon = True
-        timer.start()
-
-    def stderr_text(self) -> str:
-        return "\n".join(self.pipes.stderr)
-
-
-def _kill_if_alive(process: subprocess.Popen, worker: WorkerProcess | None = None) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-        if worker is not None:
-            worker.killed = True
+    def take(self, line: str) -> None:
+        """A report, or the final summary; anything else goes to the log."""
+        try:
+            message = json.loads(line)
+            if message.get("type") == "report":
+                self.reports.append(Report.from_json(message))
+            elif message.get("type") == "final":
+                self.final = FinalSummary.from_json(message)
+            else:
+                raise ValueError("neither a report nor a final summary")
+            self.lines.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            LOG.warning("a training worker printed a line that is not a report: %.200s", line)
 
 
 def _refusal(stderr: str) -> str | None:
@@ -234,7 +123,6 @@ class TrainedModel:
 class Worker(Protocol):
     """Where a run's worker process lives: on this machine (WorkerProcess) or on a Ray node (RayWorker)."""
 
-    pipes: _Pipes
     killed: bool
     started_at: float | None
 
@@ -281,22 +169,22 @@ class TrainingRun:
         self.started_elsewhere = follow is not None
         self._dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         (self._dir / OWNER_FILE).write_text(str(os.getpid()))  # a restarted server sweeps a dead one's runs
-        self.weights_path = self._dir / "weights.pt"
-        csv_path = None
-        if csv is not None:
-            csv_path = self._dir / "data.csv"
-            csv_path.write_bytes(csv)
-        # Below the page's priority: when trainings fill the cores, edits still get the CPU first.
-        job = TrainingJob(arch, task.name, config, csv_path, self.weights_path, nice=10)
+        self.weights_path = self._dir / WEIGHTS_FILE
+        # Its paths are the run folder's, here or on a Ray node. Below the page's priority: when trainings fill
+        # the cores, edits still get the CPU first.
+        job = TrainingJob(arch, task.name, config, None if csv is None else Path(CSV_FILE), Path(WEIGHTS_FILE), nice=10)
+        self._pipes = _Pipes()  # the worker writes what it prints here: the run reads it
         self.worker: Worker
         try:
             if follow is not None:
-                self.worker = RayWorker.follow(follow, self.weights_path, _Pipes())
+                self.worker = RayWorker.follow(follow, self.weights_path, self._pipes)
             elif ray_address():
-                origin = RunOrigin(number, TrainingJob(arch, task.name, config, nice=10).to_json(), csv, csv_name)
-                self.worker = RayWorker.start(origin, self.weights_path, _Pipes(), grace_s)
+                origin = RunOrigin(number, job.to_json(), csv, csv_name)
+                self.worker = RayWorker.start(origin, self.weights_path, self._pipes, grace_s)
             else:
-                self.worker = WorkerProcess(job, grace_s, command)
+                if csv is not None:
+                    (self._dir / CSV_FILE).write_bytes(csv)
+                self.worker = WorkerProcess(job.to_json(), grace_s, self._pipes, command, cwd=self._dir)
         except BaseException:  # no run: no folder left behind
             shutil.rmtree(self._dir, ignore_errors=True)
             raise
@@ -322,11 +210,11 @@ class TrainingRun:
 
     @property
     def reports(self) -> list[Report]:
-        return self.worker.pipes.reports
+        return self._pipes.reports
 
     @property
     def final(self) -> FinalSummary | None:
-        return self.worker.pipes.final
+        return self._pipes.final
 
     @property
     def pid(self) -> int:

@@ -167,7 +167,7 @@ def test_a_small_classroom_on_loopback_trains_and_edits_at_once_without_errors()
     result = subprocess.run(command, cwd=ASSETS.parent, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "over 12 edits" in result.stdout
-    assert "trainings still running at the end of the edit phase: 2 of 2" in result.stdout
+    assert "still running at the end: 2 of 2" in result.stdout
     assert "errors: 0" in result.stdout, result.stdout
 
 
