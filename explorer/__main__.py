@@ -83,7 +83,7 @@ def _parser(training: bool) -> argparse.ArgumentParser:
     train.add_argument("--threads", type=_positive, default=1, help="torch CPU threads")
     train.add_argument("--save-weights", type=Path, help="write the trained state_dict here")
     train.add_argument("--json", action="store_true", help="one JSON object per report, then a final one")
-    train.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N (0 to 19)")
+    train.add_argument("--nice", type=int, default=0, help="run at CPU niceness N at least (0 to 19): below other work")
     return parser
 
 

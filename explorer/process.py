@@ -24,6 +24,9 @@ RUN_DIR_PREFIX = "explorer-run-"
 CSV_FILE, WEIGHTS_FILE = "data.csv", "weights.pt"  # in a run's folder: the user's data, the trained weights
 STDERR_LINES_KEPT = 200
 WORKER = [sys.executable, "-m", "explorer.worker"]
+# A page's workers run below the page's priority, from their first instruction (torch's import takes seconds of
+# CPU): when trainings fill the cores, edits still get the CPU first.
+WORKER_NICE = 10
 
 
 class Output:
@@ -68,6 +71,7 @@ class WorkerProcess:
         output: Output,
         command: list[str] | None = None,
         cwd: Path = ROOT,
+        nice: int = WORKER_NICE,
     ):
         self.grace_s = grace_s
         self.pipes = output
@@ -80,6 +84,8 @@ class WorkerProcess:
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
+        with contextlib.suppress(OSError):  # the child is still starting: lowered before its imports
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, nice)
         assert self.process.stdin and self.process.stdout and self.process.stderr
         with contextlib.suppress(BrokenPipeError), self.process.stdin:  # a worker that ended at once: see its code
             self.process.stdin.write(job_json)

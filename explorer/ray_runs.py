@@ -239,9 +239,11 @@ def _remote(cls: type, **options: Any) -> Any:
             import ray
 
             # The nodes import explorer from the server's own checkout path: a cluster made from the same image
-            # (or a shared file system) has it there; see the README's deployment section.
-            nodes_import = {"env_vars": {"PYTHONPATH": str(ROOT)}}
-            _MADE[cls.__name__] = ray.remote(runtime_env=nodes_import, **options)(cls)
+            # (or a shared file system) has it there; see the README's deployment section. Their workers keep
+            # the server's limits, by which the page checked the run before sending it.
+            limits = {name: value for name, value in os.environ.items() if name.startswith("EXPLORER_MAX_")}
+            node_env = {"env_vars": {"PYTHONPATH": str(ROOT), **limits}}
+            _MADE[cls.__name__] = ray.remote(runtime_env=node_env, **options)(cls)
         return _MADE[cls.__name__]
 
 

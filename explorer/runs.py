@@ -36,7 +36,7 @@ import torch
 from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.layers.recurrent import RecurrentLayer
-from explorer.process import CSV_FILE, RUN_DIR_PREFIX, WEIGHTS_FILE, Output, WorkerProcess
+from explorer.process import CSV_FILE, RUN_DIR_PREFIX, WEIGHTS_FILE, WORKER_NICE, Output, WorkerProcess
 from explorer.ray_runs import QueueFull, RayWorker, RunOrigin, find_run, ray_address
 from explorer.spec import Architecture, Limits
 from explorer.tasks import Data, Task, make_splits
@@ -170,9 +170,9 @@ class TrainingRun:
         self._dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         (self._dir / OWNER_FILE).write_text(str(os.getpid()))  # a restarted server sweeps a dead one's runs
         self.weights_path = self._dir / WEIGHTS_FILE
-        # Its paths are the run folder's, here or on a Ray node. Below the page's priority: when trainings fill
-        # the cores, edits still get the CPU first.
-        job = TrainingJob(arch, task.name, config, None if csv is None else Path(CSV_FILE), Path(WEIGHTS_FILE), nice=10)
+        # Its paths are the run folder's, here or on a Ray node.
+        csv_file = None if csv is None else Path(CSV_FILE)
+        job = TrainingJob(arch, task.name, config, csv_file, Path(WEIGHTS_FILE), nice=WORKER_NICE)
         self._pipes = _Pipes()  # the worker writes what it prints here: the run reads it
         self.worker: Worker
         try:

@@ -35,7 +35,7 @@ class TrainingJob:
     config: TrainConfig
     csv: Path | None = None  # the user's data, for the csv-* tasks
     save_weights: Path | None = None
-    nice: int = 0  # lower the worker's CPU priority by this much (0 to 19)
+    nice: int = 0  # run the worker at this CPU niceness at least (0 to 19)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -133,8 +133,8 @@ def _print_report(report: Report, as_json: bool) -> None:
 
 def run_job(job: TrainingJob, limits: Limits, as_json: bool) -> int:
     """Train, print the reports and the final summary; the exit code: 0 done or stopped, 1 failed, 2 refused."""
-    if job.nice:
-        os.nice(min(max(job.nice, 0), 19))
+    if job.nice:  # at least this low: the server that started it may have lowered it already
+        os.setpriority(os.PRIO_PROCESS, 0, min(max(job.nice, os.getpriority(os.PRIO_PROCESS, 0)), 19))
     try:
         trainer = prepare(job, limits)
     except ValueError as exc:  # unreadable or unusable data, a setting over a limit, a misfit, over budget

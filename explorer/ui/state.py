@@ -25,6 +25,7 @@ ARCH = "arch"
 NOTICE = "notice"
 REFUSED = "refused"  # {widget key: why the value typed there was refused}, shown next to that widget
 LINK_PARAM = "a"
+RUN_PARAM = "run"  # while a run trains on a cluster: another server of the site follows it from the address
 NO_ACTIVATION = "none"  # an optional choice (an activation, ...) left empty, as its select shows it
 
 

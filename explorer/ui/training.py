@@ -25,7 +25,6 @@ from explorer.userdata import USER_TASKS, DataError, csv_format, safe_name, user
 from explorer.worker import check_run
 
 RUNS = "runs"
-RUN_PARAM = "run"  # in the page's address while a run trains on a cluster: another server follows it from there
 FOLLOW_NOTE = "train.follow_note"
 QUEUE = "train.queue"  # (cell, stack) a "Compare cells" still has to train, in order: stacks taken at the click
 CELLS = (CellType.LSTM, CellType.GRU, CellType.RNN)
@@ -145,7 +144,7 @@ def _add(run: TrainingRun) -> None:
         older.release()  # only the newest run's trained model is looked inside: the others' stay on disk
     runs.append(run)
     if run.run_id is not None:
-        st.query_params[RUN_PARAM] = run.run_id
+        st.query_params[state.RUN_PARAM] = run.run_id
     if len(runs) > limits.max_runs_kept:
         dropped = runs.pop(0)
         dropped.discard()
@@ -197,10 +196,10 @@ def _follow_moved_run() -> None:
     """A page opened with a run's id in its address and no run of its own: the user was moved here from another
     server of the site (or reloaded the page). The run goes on; this page follows it, with its settings shown."""
     s = st.session_state
-    run_id = st.query_params.get(RUN_PARAM)
+    run_id = st.query_params.get(state.RUN_PARAM)
     if run_id is None or _runs():
         return
-    st.query_params.pop(RUN_PARAM, None)  # put back below while the run trains
+    st.query_params.pop(state.RUN_PARAM, None)  # put back below while the run trains
     if not ray_address():
         return  # a run of this server's own never outlives its page
     run = None
@@ -297,7 +296,7 @@ def train_tab(analysis: Analysis) -> None:
             "this page follows the run: it kept training meanwhile, and Stop works from here too."
         )
     if not run.running:
-        st.query_params.pop(RUN_PARAM, None)  # over: nothing left for another server to follow
+        st.query_params.pop(state.RUN_PARAM, None)  # over: nothing left for another server to follow
     _live(run)
     if not run.running:
         _after(run)

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas
 import streamlit as st
@@ -130,6 +131,11 @@ def sidebar() -> None:
         )
         st.header("Save and share")
         st.caption("The address bar holds the whole architecture: copy the link to share it.")
+        if state.RUN_PARAM in st.query_params:
+            # A run's id is a key to it: whoever opens the address follows the run, and may stop it.
+            shared = {key: value for key, value in st.query_params.items() if key != state.RUN_PARAM}
+            st.caption("While your run trains on the cluster, the address names it too. To share the stack alone:")
+            st.code(f"{st.context.url}?{urlencode(shared)}", language=None, wrap_lines=True)
         st.download_button(
             "Download architecture (JSON)",
             architecture_to_json(state.current()),
