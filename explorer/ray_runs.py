@@ -11,7 +11,7 @@ Because the actor has a name (`run-<id>`, the id in the page's address while it 
 that started it, a page on another server of the same site follows the same run when a load balancer moves the
 user there. Pages tell the actor when they last showed the run; the actor ends a run no page has shown for
 `max_unwatched_seconds`, and removes itself once its run has ended and every page following it has its results
-(or none has asked for that long: a server that went away).
+(or no page has asked for 10 s: their servers went away).
 
 Beyond the cluster's CPUs an actor waits in Ray's queue. One more detached actor, `RunQueue` (no CPU), keeps the
 site's waiting runs in order, so that every page shows its run's place among all of them; a waiting run whose
@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.25  # how often a page asks a run's actor for its news
 QUEUE_POLL_S = 1.0  # how often a page asks for its waiting run's place
 QUEUE_FORGET_S = 30.0  # a waiting run no page has asked about for this long is called off
+PROBE_S = 3.0  # a cluster's address that does not answer within this is said to be unreachable
 GONE_AFTER_END_S = 10.0  # an ended run's actor waits this long for pages that have not fetched its results
 
 
@@ -205,9 +207,6 @@ class RunQueue:
         entry = self._waiting.get(run_id)
         return entry[0] if entry else None
 
-    def waiting(self) -> int:
-        return len(self._waiting)
-
     def _forget_abandoned(self) -> None:
         import ray
 
@@ -223,14 +222,39 @@ _LOCK = threading.RLock()
 _MADE: dict[str, Any] = {}  # the Ray remotes and the queue's handle, made once per server process
 
 
+class ClusterRefused(RuntimeError):
+    """The cluster did not take a run: its queue is full, or it cannot be reached. The message says which."""
+
+
 def _connect() -> Any:
     """Ray, connected to the configured cluster (once per server process)."""
-    import ray
+    try:
+        import ray
 
-    with _LOCK:
-        if not ray.is_initialized():
-            ray.init(address=ray_address(), ignore_reinit_error=True, log_to_driver=False, namespace=NAMESPACE)
+        with _LOCK:
+            if not ray.is_initialized():
+                address = ray_address()
+                _probe(address)
+                ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, namespace=NAMESPACE)
+    except Exception as exc:  # not installed, or no cluster at that address: said in words, the page goes on
+        raise _unreachable(exc) from None
     return ray
+
+
+def _probe(address: str | None) -> None:
+    """A cluster's `host:port` that answers within seconds: Ray itself retries an absent one for minutes, and a
+    press on Train would wait all that time. (`auto` finds a local cluster's address, or fails at once.)"""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if host and port.isdigit():
+        with socket.create_connection((host, int(port)), timeout=PROBE_S):
+            pass
+
+
+def _unreachable(exc: Exception) -> ClusterRefused:
+    return ClusterRefused(
+        f"The training cluster ({RAY_ADDRESS}={ray_address()}) cannot be reached: {str(exc)[:300]}. Training is "
+        "unavailable until it is back (pip install -r requirements-ray.txt, if Ray is missing); the rest works."
+    )
 
 
 def _remote(cls: type, **options: Any) -> Any:
@@ -266,12 +290,6 @@ def disconnect() -> None:
         ray.shutdown()
 
 
-def waiting_runs() -> int:
-    """Runs of the whole site waiting for a CPU in the cluster."""
-    ray = _connect()
-    return int(ray.get(_queue().waiting.remote(), timeout=30))
-
-
 def find_run(run_id: str) -> RunOrigin | None:
     """A run of this site that is waiting or training, by the id in a page's address; None if there is none (it
     has ended, or the id is wrong)."""
@@ -287,10 +305,6 @@ def find_run(run_id: str) -> RunOrigin | None:
         return ray.get(actor.origin.remote(), timeout=30)
     except Exception:  # ended between the two questions
         return None
-
-
-class QueueFull(RuntimeError):
-    """As many runs as the site allows are waiting for the cluster."""
 
 
 class RayWorker:
@@ -315,12 +329,16 @@ class RayWorker:
 
     @classmethod
     def start(cls, origin: RunOrigin, weights_path: Path, pipes: Output, grace_s: float) -> RayWorker:
-        """A new run, queued in the cluster; QueueFull where the site's queue is at its limit."""
+        """A new run, queued in the cluster; ClusterRefused where the site's queue is at its limit or the cluster
+        cannot be reached."""
         ray, limits = _connect(), Limits.from_env()
         run_id = uuid.uuid4().hex
-        place = ray.get(_queue().join.remote(run_id, origin, limits.max_queued_trainings), timeout=30)
+        try:
+            place = ray.get(_queue().join.remote(run_id, origin, limits.max_queued_trainings), timeout=30)
+        except Exception as exc:  # a cluster gone since this server connected
+            raise _unreachable(exc) from None
         if place is None:
-            raise QueueFull(
+            raise ClusterRefused(
                 f"{limits.max_queued_trainings} runs are already waiting for a CPU in the cluster, the site's limit "
                 "(EXPLORER_MAX_QUEUED_TRAININGS). Press Train again in a minute."
             )

@@ -37,7 +37,7 @@ from explorer.build import StackedRNN, build, exported_state_dict
 from explorer.inside import layer_steps
 from explorer.layers.recurrent import RecurrentLayer
 from explorer.process import CSV_FILE, RUN_DIR_PREFIX, WEIGHTS_FILE, WORKER_NICE, Output, WorkerProcess
-from explorer.ray_runs import QueueFull, RayWorker, RunOrigin, find_run, ray_address
+from explorer.ray_runs import ClusterRefused, RayWorker, RunOrigin, find_run, ray_address
 from explorer.spec import Architecture, Limits
 from explorer.tasks import Data, Task, make_splits
 from explorer.train import FinalSummary, Report, StopReason, TrainConfig
@@ -379,20 +379,26 @@ class TrainingSlots:
                 )
             try:
                 return self._watched(TrainingRun(number, arch, task, config, grace_s=self.grace_s, **kwargs))
-            except QueueFull as exc:
+            except ClusterRefused as exc:
                 raise ServerBusy(str(exc)) from None
 
     def follow(self, run_id: str, limits: Limits) -> TrainingRun | None:
         """The run another server of the site started, by the id in the page's address, followed here too (the
-        user was moved to this server); None where it is not waiting or training any more."""
-        origin = find_run(run_id)
-        if origin is None:
-            return None
-        job = origin.job(limits)
-        if origin.csv is None:
-            task = load_task(job.task, None, limits)
-        else:
-            task = user_task(job.task, origin.csv, origin.csv_name or "your data", limits)
+        user was moved to this server); None where it is not waiting or training any more. ServerBusy, saying why,
+        where the cluster cannot be asked, or the run is beyond this server's own limits."""
+        try:
+            origin = find_run(run_id)
+            if origin is None:
+                return None
+            job = origin.job(limits)
+            if origin.csv is None:
+                task = load_task(job.task, None, limits)
+            else:
+                task = user_task(job.task, origin.csv, origin.csv_name or "your data", limits)
+        except ClusterRefused as exc:
+            raise ServerBusy(str(exc)) from None
+        except ValueError as exc:  # a server of the site with lower limits than the one that started it
+            raise ServerBusy(f"The run on the cluster cannot be shown on this server: {exc}") from None
         try:
             run = TrainingRun(origin.number, job.architecture, task, job.config, grace_s=self.grace_s, follow=run_id)
         except ValueError:  # ended between the two questions

@@ -206,7 +206,7 @@ def stack_inputs(arch: Architecture, seed: int) -> tuple[torch.Tensor, torch.Ten
     return x, lengths, batch, time
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -214,7 +214,7 @@ def _free_port() -> int:
 
 def start_app(env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """The README's command, on loopback and a free port."""
-    port = _free_port()
+    port = free_port()
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"server-{port}.log"  # a file, not a pipe: nothing is left open when the server ends

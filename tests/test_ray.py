@@ -25,7 +25,7 @@ from explorer.share import encode
 from explorer.tasks import TASKS
 from explorer.train import StopReason, TrainConfig
 
-from helpers import ASSETS, start_app
+from helpers import ASSETS, free_port, start_app
 from streamlit_client import Student, open_socket
 
 ray = pytest.importorskip("ray")
@@ -180,7 +180,8 @@ def test_a_run_keeps_training_when_its_user_is_moved_to_another_server(cluster: 
         with open_socket(second_url) as socket:  # the address of a run that has ended
             student = Student(socket, link, run=moved["run"][0])
             assert not student.progress
-            assert any("not running any more: it has finished or was stopped" in text for text in student.texts)
+            shown = [text.replace("\\", "") for text in student.texts]  # as rendered: without markdown's escapes
+            assert any("not running any more: it has finished or was stopped" in text for text in shown)
             assert "run" not in parse_qs(student.query)
     finally:
         for server in (first, second):
@@ -215,3 +216,25 @@ def test_a_run_whose_server_was_killed_is_ended_by_its_actor(cluster: None) -> N
     assert ray_runs.find_run(run_id) is not None  # it trains on, for now
     wait_for(lambda: ray_runs.find_run(run_id) is None, timeout=60)
     wait_for(lambda: ray.available_resources().get("CPU") == 2, timeout=30)
+
+
+def test_a_cluster_that_cannot_be_reached_refuses_the_run_in_words() -> None:
+    """A cluster down (or a wrong address): Train says so at once, instead of waiting on Ray's minutes of retries."""
+    server = textwrap.dedent(
+        """
+        from explorer.presets import DEFAULT_PRESET, load_preset
+        from explorer.runs import ServerBusy, TrainingSlots
+        from explorer.tasks import TASKS
+        from explorer.train import TrainConfig
+        try:
+            TrainingSlots(1).start(1, load_preset(DEFAULT_PRESET), TASKS["classify"], TrainConfig(steps=10))
+        except ServerBusy as exc:
+            print(exc)
+        """
+    )
+    env = {**os.environ, ray_runs.RAY_ADDRESS: f"127.0.0.1:{free_port()}"}  # nothing listens there
+    refused = subprocess.run([sys.executable, "-c", server], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.stdout.startswith(f"The training cluster ({ray_runs.RAY_ADDRESS}=127.0.0.1:"), refused.stderr
+    assert "cannot be reached: [Errno 111] Connection refused. Training is unavailable until it is back" in (
+        refused.stdout
+    )

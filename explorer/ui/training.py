@@ -204,7 +204,11 @@ def _follow_moved_run() -> None:
         return  # a run of this server's own never outlives its page
     run = None
     if re.fullmatch(r"[0-9a-f]{32}", run_id):
-        run = _slots().follow(run_id, state.limits())
+        try:
+            run = _slots().follow(run_id, state.limits())
+        except ServerBusy as exc:
+            s[FOLLOW_NOTE] = f"The run named in this page's address is not shown: {exc}"
+            return
     if run is None:
         s[FOLLOW_NOTE] = (
             "This page's address named a training run that is not running any more: it has finished or was "
@@ -287,7 +291,7 @@ def train_tab(analysis: Analysis) -> None:
         buttons.caption("Fix the architecture's errors first.")
     if run is None:
         if s.get(FOLLOW_NOTE):
-            st.info(s[FOLLOW_NOTE])
+            st.info(markdown_literal(s[FOLLOW_NOTE]))  # may quote the cluster's own words
         return
     s.pop(FOLLOW_NOTE, None)
     if run.started_elsewhere:
