@@ -216,14 +216,9 @@ def _follow_moved_run() -> None:
         )
         return
     _add(run)
-    config = run.config
-    s["train.task"], s["train.device"] = run.task.name, config.device
-    s["train.steps"], s["train.lr"], s["train.batch"], s["train.seed"] = (
-        config.steps,
-        config.lr,
-        config.batch_size,
-        config.seed,
-    )
+    config = run.config  # the Train tab shows the run's own task and settings
+    s.update({"train.task": run.task.name, "train.device": config.device, "train.steps": config.steps})
+    s.update({"train.lr": config.lr, "train.batch": config.batch_size, "train.seed": config.seed})
     _settings_good()
 
 
