@@ -90,9 +90,13 @@ class RunNews:
 
 
 class RunSupervisor:
-    """On a Ray node: one run's worker process and what it printed. A Ray actor (see `_actor_class`)."""
+    """On a Ray node: one run's worker process and what it printed. A Ray actor (see `RayWorker.start`)."""
 
-    def __init__(self, origin: RunOrigin, grace_s: float, max_unwatched_s: float, followers: int):
+    def __init__(self, run_id: str, origin: RunOrigin, grace_s: float, max_unwatched_s: float, followers: int):
+        import ray
+
+        # Started: out of the site's queue at once, so that the queue can never take it for a run nobody wants.
+        ray.get_actor(QUEUE_NAME, namespace=NAMESPACE).leave.remote(run_id)
         self._origin = origin
         self.directory = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         if origin.csv is not None:
@@ -127,7 +131,8 @@ class RunSupervisor:
 
     def let_go(self) -> None:
         """A page has what it needs (or is gone): once none is left and the run has ended, the actor goes."""
-        self._followers -= 1
+        with self._lock:
+            self._followers -= 1
         self._wake.set()
 
     def news(self, lines_from: int, stderr_from: int, seen_at: float) -> RunNews:
@@ -345,7 +350,7 @@ class RayWorker:
         actor = (
             _remote(RunSupervisor, num_cpus=1)
             .options(name=actor_name(run_id), namespace=NAMESPACE, lifetime="detached")
-            .remote(origin, grace_s, limits.max_unwatched_seconds, 1)
+            .remote(run_id, origin, grace_s, limits.max_unwatched_seconds, 1)
         )
         return cls(run_id, actor, weights_path, pipes, place)
 
@@ -439,9 +444,7 @@ class RayWorker:
         except Exception as exc:
             self._lost(exc)
             return
-        self.started_at = time.monotonic()
-        with contextlib.suppress(Exception):
-            self._queue_call("leave")
+        self.started_at = time.monotonic()  # and out of the queue: the actor left it as it started
         lines_read = stderr_read = 0
         while not self._ended.is_set():
             try:
