@@ -240,7 +240,15 @@ def _connect() -> Any:
             if not ray.is_initialized():
                 address = ray_address()
                 _probe(address)
-                ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, namespace=NAMESPACE)
+                # The job's environment too: through `ray://` the cluster's side of this server unpickles the
+                # queue's arguments, and imports explorer to do so.
+                ray.init(
+                    address=address,
+                    ignore_reinit_error=True,
+                    log_to_driver=False,
+                    namespace=NAMESPACE,
+                    runtime_env=_node_env(),
+                )
     except Exception as exc:  # not installed, or no cluster at that address: said in words, the page goes on
         raise _unreachable(exc) from None
     return ray
@@ -267,13 +275,16 @@ def _remote(cls: type, **options: Any) -> Any:
         if cls.__name__ not in _MADE:
             import ray
 
-            # The nodes import explorer from the server's own checkout path: a cluster made from the same image
-            # (or a shared file system) has it there; see the README's deployment section. Their workers keep
-            # the server's limits, by which the page checked the run before sending it.
-            limits = {name: value for name, value in os.environ.items() if name.startswith("EXPLORER_MAX_")}
-            node_env = {"env_vars": {"PYTHONPATH": str(ROOT), **limits}}
-            _MADE[cls.__name__] = ray.remote(runtime_env=node_env, **options)(cls)
+            _MADE[cls.__name__] = ray.remote(runtime_env=_node_env(), **options)(cls)
         return _MADE[cls.__name__]
+
+
+def _node_env() -> dict[str, Any]:
+    """The nodes import explorer from the server's own checkout path: a cluster made from the same image (or a
+    shared file system) has it there; see the README's deployment section. Their workers keep the server's limits,
+    by which the page checked the run before sending it."""
+    limits = {name: value for name, value in os.environ.items() if name.startswith("EXPLORER_MAX_")}
+    return {"env_vars": {"PYTHONPATH": str(ROOT), **limits}}
 
 
 def _queue() -> Any:
