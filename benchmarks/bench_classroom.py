@@ -420,7 +420,7 @@ def main() -> None:
         return
     import ray
 
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     try:
         on_ray = {**env, RAY_ADDRESS: ray.get_runtime_context().gcs_address}
         report(args, classroom(args, f"Ray, a local cluster of {args.cpus} CPUs", on_ray))

@@ -37,7 +37,7 @@ LONG = TrainConfig(steps=5000, report_every=5)
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     """A local cluster of two CPUs, and the page's setting that sends runs to it."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never one left running
     os.environ[ray_runs.RAY_ADDRESS] = "auto"
     try:
         yield

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -81,3 +82,6 @@ def test_a_run_trains_on_a_cluster_reached_through_ray_client(tmp_path: Path) ->
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # where `auto` would look for it
+        if current.exists() and current.read_text().strip().endswith(f":{gcs}"):
+            current.unlink()
