@@ -21,6 +21,7 @@ imported only when the address is set.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.25  # how often a page asks a run's actor for its news
 QUEUE_POLL_S = 1.0  # how often a page asks for its waiting run's place
 QUEUE_FORGET_S = 30.0  # a waiting run no page has asked about for this long is called off
+CONNECT_S = 20.0  # a Train press waits this long for the cluster at most
 PROBE_S = 3.0  # a cluster's address that does not answer within this is said to be unreachable
 GONE_AFTER_END_S = 10.0  # an ended run's actor waits this long for pages that have not fetched its results
 
@@ -224,6 +226,7 @@ class RunQueue:
 
 
 _LOCK = threading.RLock()
+_ATTEMPT: concurrent.futures.Future | None = None  # the connection being made, or made
 _MADE: dict[str, Any] = {}  # the Ray remotes and the queue's handle, made once per server process
 
 
@@ -232,26 +235,46 @@ class ClusterRefused(RuntimeError):
 
 
 def _connect() -> Any:
-    """Ray, connected to the configured cluster (once per server process)."""
+    """Ray, connected to the configured cluster (once per server process). The connection is made in a thread of
+    its own and waited for CONNECT_S at most: Ray retries some failures (a token it does not accept) for a minute
+    or more, and a press on Train must not hang the page that long. A later call waits for the same attempt, or
+    starts a new one after a failure."""
+    global _ATTEMPT
     try:
         import ray
-
-        with _LOCK:
-            if not ray.is_initialized():
-                address = ray_address()
-                _probe(address)
-                # The job's environment too: through `ray://` the cluster's side of this server unpickles the
-                # queue's arguments, and imports explorer to do so.
-                ray.init(
-                    address=address,
-                    ignore_reinit_error=True,
-                    log_to_driver=False,
-                    namespace=NAMESPACE,
-                    runtime_env=_node_env(),
-                )
-    except Exception as exc:  # not installed, or no cluster at that address: said in words, the page goes on
+    except ImportError as exc:
+        raise _unreachable(exc) from None
+    with _LOCK:
+        if ray.is_initialized():
+            return ray
+        if _ATTEMPT is None or (_ATTEMPT.done() and _ATTEMPT.exception() is not None):
+            _ATTEMPT = concurrent.futures.Future()
+            threading.Thread(target=_init, args=(_ATTEMPT,), daemon=True).start()
+        attempt = _ATTEMPT
+    try:
+        attempt.result(timeout=CONNECT_S)
+    except concurrent.futures.TimeoutError:
+        raise _unreachable(
+            TimeoutError(f"no answer within {CONNECT_S:g} s (a cluster with token authentication wants its token)")
+        ) from None
+    except Exception as exc:  # no cluster at that address: said in words, the page goes on
         raise _unreachable(exc) from None
     return ray
+
+
+def _init(attempt: concurrent.futures.Future) -> None:
+    import ray
+
+    try:
+        address = ray_address()
+        _probe(address)
+        # The job's environment too: through `ray://` the cluster's side of this server unpickles the queue's
+        # arguments, and imports explorer to do so.
+        ray.init(address=address, log_to_driver=False, namespace=NAMESPACE, runtime_env=_node_env())
+    except BaseException as exc:
+        attempt.set_exception(exc)
+    else:
+        attempt.set_result(None)
 
 
 def _probe(address: str | None) -> None:
@@ -301,8 +324,10 @@ def disconnect() -> None:
     """Forget the cluster (Ray shut down): the next run connects again."""
     import ray
 
+    global _ATTEMPT
     with _LOCK:
         _MADE.clear()
+        _ATTEMPT = None
         ray.shutdown()
 
 
