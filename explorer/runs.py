@@ -52,7 +52,8 @@ GRACE_S = 5.0
 
 
 class _Pipes(Output):
-    """What a worker printed, read: its reports and final summary, typed, as the lines come in."""
+    """What a worker printed, read: its reports and final summary, typed, as the lines come in (the raw lines are
+    not kept: the page needs them typed)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,7 +70,6 @@ class _Pipes(Output):
                 self.final = FinalSummary.from_json(message)
             else:
                 raise ValueError("neither a report nor a final summary")
-            self.lines.append(line)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             LOG.warning("a training worker printed a line that is not a report: %.200s", line)
 
@@ -162,7 +162,7 @@ class TrainingRun:
         follow: str | None = None,
     ):
         """A new run, or with `follow` the id of a run another server of the site started on the cluster (see
-        `follow_run`)."""
+        `TrainingSlots.follow`)."""
         self.number, self.arch, self.task, self.config = number, arch, task, config
         self.stop_requested = False
         self.ended_by_server: StopReason | None = None  # the server's time limit, enforced from outside
