@@ -348,6 +348,14 @@ def find_run(run_id: str) -> RunOrigin | None:
         return None
 
 
+def _is_final(line: str) -> bool:
+    """The worker's final summary line. Any other line, even one that is not JSON, is the reader's to judge."""
+    try:
+        return json.loads(line).get("type") == "final"
+    except (ValueError, AttributeError):
+        return False
+
+
 class RayWorker:
     """The page's side of a run on Ray, with WorkerProcess's face: `pipes` fill as the actor's news comes in,
     `end` asks it to stop (its node's worker then gets SIGTERM, SIGKILL after the grace)."""
@@ -427,7 +435,8 @@ class RayWorker:
         if self.finished:
             return
         if self.started_at is None:  # never started: nothing to save, it leaves the queue at once
-            self._queue_call("leave")
+            with contextlib.suppress(Exception):  # a cluster gone meanwhile has no queue to leave
+                self._queue_call("leave")
             with contextlib.suppress(Exception):
                 self._ray.kill(self.actor)
             self._stop_following()
@@ -489,7 +498,7 @@ class RayWorker:
                 self._seen_at = max(self._seen_at, news.watched_at)
                 self.pipes.stderr.extend(news.stderr)
                 for line in news.lines:
-                    if json.loads(line).get("type") == "final":  # the weights first: a final run has them
+                    if _is_final(line):  # the weights first: a final run has them
                         weights = self._ray.get(self.actor.weights.remote(), timeout=60)
                         if weights is not None:
                             self.weights_path.write_bytes(weights)
